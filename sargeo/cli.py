@@ -1,0 +1,65 @@
+"""The ``sargeo`` command line: one sub-command per job, each importing only what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from sargeo import __version__
+
+#: distributions reported by ``sargeo env``, in stack order.
+STACK = (
+    "torch", "torchvision", "timm", "torchgeo", "rasterio", "geopandas", "shapely", "pyproj",
+    "lightning", "numpy", "mmengine", "mmcv", "mmdet", "mmsegmentation", "mmrotate_dev",
+)
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    """Print the versions of the stack and whether mmcv's compiled ops load."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    print(f"sargeo {__version__} on Python {sys.version.split()[0]}")
+    for dist in STACK:
+        try:
+            print(f"  {dist:<15} {version(dist)}")
+        except PackageNotFoundError:
+            print(f"  {dist:<15} not installed")
+    try:
+        importlib.import_module("mmcv._ext")
+        print("  mmcv ops        compiled (mmcv._ext loads)")
+    except ImportError as err:
+        print(f"  mmcv ops        unavailable: {err}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sargeo",
+        description="SARMAE foundation model for SAR: pretraining, backbones for torchgeo/timm/"
+        "OpenMMLab, georeferenced Sentinel-1 data and tiled scene inference.",
+    )
+    parser.add_argument("--version", action="version", version=f"sargeo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
+        "env": ("show the installed stack and whether mmcv's compiled ops load", _cmd_env),
+        "demo": ("run the embedded demo (today: the stack report of `sargeo env`)", _cmd_env),
+    }
+    for name, (help_text, func) in commands.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
