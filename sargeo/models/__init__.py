@@ -1,0 +1,15 @@
+"""SARMAE models: the timm ViT encoder and its checkpoint mapping (:mod:`.vit`), MAE pieces
+(:mod:`.mae`), the pretraining model (:mod:`.sarmae`) and SARE speckle noise (:mod:`.speckle`)."""
+
+from sargeo.models.sarmae import SARMAE, SARMAEOutput
+from sargeo.models.speckle import SpeckleNoise
+from sargeo.models.vit import (
+    CheckpointError,
+    create_vit,
+    encoder_state_dict,
+    load_encoder_weights,
+    read_checkpoint,
+)
+
+__all__ = ["SARMAE", "SARMAEOutput", "SpeckleNoise", "CheckpointError", "create_vit",
+           "encoder_state_dict", "load_encoder_weights", "read_checkpoint"]
