@@ -2,14 +2,15 @@
 
 Two noise models:
 
-``released`` (default) is what the published SARMAE code does (``util/sar_noise.py``), for exact
-reproduction. Images are in [0, 1]. One noise level ``sigma`` is drawn per call (per batch),
-uniformly in [noise_min, noise_max] (or fixed). Each sample is noised with probability
-``noise_ratio``. For ``sigma > 0.05`` the noise is log-normal multiplicative,
-``x' = exp(log(max(x, 1e-8)) + sigma * N(0, 1))``; for ``0 < sigma <= 0.05`` it is Gamma
-multiplicative with coefficient of variation ``cv = 2 sigma`` (ENL = 1 / cv^2, mean 1) and the
-image is rescaled to keep its mean. Results are clamped to [1e-8, 1]. Channels that are copies
-of one grayscale image receive the same noise, so they stay identical.
+``released`` (default) is what the published SARMAE code does (``util/sar_noise.py``, called once
+per image by its data pipeline), for exact reproduction. Images are in [0, 1] and clamped to
+[1e-8, 1] before and after. Each image is noised with probability ``noise_ratio`` and draws its
+own level ``sigma`` uniformly in [noise_min, noise_max] (or a fixed level). For
+``sigma > 0.05`` the noise is log-normal multiplicative, ``x' = x * exp(sigma * N(0, 1))`` (no
+mean correction); for ``0 < sigma <= 0.05`` it is Gamma multiplicative with coefficient of
+variation ``cv = 2 sigma`` (ENL = 1 / (4 sigma^2), mean 1) and the image is rescaled to keep its
+mean. Channels that are copies of one grayscale image receive the same noise, so they stay
+identical. Noise is applied before input normalisation; the MAE target is the clean image.
 
 ``gamma`` is the standard fully developed speckle model for intensity images: ``x' = x * n`` with
 ``n ~ Gamma(shape=L, scale=1/L)`` (mean 1, variance 1/L), L looks drawn uniformly in
@@ -52,10 +53,11 @@ class SpeckleNoise:
             raise ValueError(f"need 0 < looks_min <= looks_max, got {self.looks_min}, "
                              f"{self.looks_max}")
 
-    def draw_sigma(self, generator: torch.Generator | None = None) -> float:
+    def draw_sigma(self, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` noise levels, one per image."""
         if not self.random_level:
-            return self.level
-        u = float(torch.rand((), generator=generator))
+            return torch.full((n,), float(self.level))
+        u = torch.rand(n, generator=generator)
         return self.noise_min + (self.noise_max - self.noise_min) * u
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None
@@ -68,7 +70,8 @@ class SpeckleNoise:
             return images, noised.to(images.device)
         selected = images[noised.to(images.device)]
         if self.mode == "released":
-            out = released_speckle(selected, self.draw_sigma(generator), generator)
+            out = released_speckle(selected, self.draw_sigma(len(selected), generator),
+                                   generator)
         else:
             looks = self.looks_min + (self.looks_max - self.looks_min) * torch.rand(
                 selected.shape[0], generator=generator)
@@ -85,23 +88,24 @@ def _noise_shape(images: torch.Tensor) -> tuple[int, ...]:
     return (b, 1, h, w) if same or c == 1 else (b, c, h, w)
 
 
-def released_speckle(images: torch.Tensor, sigma: float,
+def released_speckle(images: torch.Tensor, sigma: torch.Tensor | float,
                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """The released SARMAE noise for one level ``sigma`` on images in [0, 1]."""
-    if sigma <= 0:
-        return images
-    x = images.float()
+    """The released SARMAE noise on images in [0, 1], one level ``sigma`` per image (or one
+    for all)."""
+    x = images.float().clamp(EPS, 1.0)
+    b = x.shape[0]
+    sigma_t = torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(b) if torch.as_tensor(
+        sigma).numel() == 1 else torch.as_tensor(sigma, dtype=torch.float32)
     shape = _noise_shape(x)
-    if sigma > GAMMA_SIGMA_LIMIT:
-        normal = torch.randn(shape, generator=generator).to(x.device)
-        out = torch.exp(torch.log(x.clamp_min(EPS)) + sigma * normal)
-    else:
-        enl = 1.0 / (2.0 * sigma) ** 2
-        n = torch._standard_gamma(torch.full(shape, enl), generator=generator) / enl
-        out = x * n.to(x.device)
-        # keep each image's mean
-        dims = tuple(range(1, x.ndim))
-        out = out * (x.mean(dims, keepdim=True) / out.mean(dims, keepdim=True).clamp_min(EPS))
+    s = sigma_t.view(-1, 1, 1, 1).to(x.device)
+    lognormal = x * torch.exp(s * torch.randn(shape, generator=generator).to(x.device))
+    enl = 1.0 / (4.0 * sigma_t.clamp_min(1e-4) ** 2)
+    shapes = enl.view(-1, 1, 1, 1).expand(shape).contiguous()
+    gamma = x * (torch._standard_gamma(shapes, generator=generator) / shapes).to(x.device)
+    dims = tuple(range(1, x.ndim))
+    gamma = gamma * (x.mean(dims, keepdim=True) / gamma.mean(dims, keepdim=True).clamp_min(EPS))
+    out = torch.where(s > GAMMA_SIGMA_LIMIT, lognormal, gamma)
+    out = torch.where(s > 0, out, x)
     return out.clamp(EPS, 1.0)
 
 

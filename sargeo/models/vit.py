@@ -30,7 +30,7 @@ VIT_SIZES: dict[str, dict[str, int]] = {
 WRAPPER_PREFIXES = ("module.", "sar_encoder.", "encoder.", "backbone.", "model.")
 #: keys of MAE/SARMAE checkpoints that are not part of the encoder
 NON_ENCODER_PREFIXES = ("decoder_", "decoder.", "mask_token", "projector", "align", "optical",
-                        "teacher", "head.", "fc_norm_align")
+                        "teacher", "head.", "sar_alignment_ffn")
 
 
 class CheckpointError(ValueError):

@@ -53,12 +53,20 @@ def test_noise_ratio_selects_that_share_and_leaves_the_rest_untouched():
     assert torch.equal(x, clean)  # the input (the MAE target) is not modified in place
 
 
-def test_sigma_is_drawn_once_per_batch_within_the_range():
+def test_sigma_is_drawn_per_image_within_the_range():
     noise = SpeckleNoise(noise_min=0.1, noise_max=0.7)
-    g = torch.Generator().manual_seed(5)
-    sigmas = [noise.draw_sigma(g) for _ in range(500)]
-    assert 0.1 <= min(sigmas) < 0.15 and 0.65 < max(sigmas) <= 0.7
-    assert SpeckleNoise(random_level=False, level=0.3).draw_sigma() == 0.3
+    sigmas = noise.draw_sigma(500, torch.Generator().manual_seed(5))
+    assert 0.1 <= float(sigmas.min()) < 0.15 and 0.65 < float(sigmas.max()) <= 0.7
+    assert torch.all(SpeckleNoise(random_level=False, level=0.3).draw_sigma(4) == 0.3)
+
+
+def test_each_image_gets_its_own_level():
+    x = torch.full((2, 1, 128, 128), 0.1)
+    y = released_speckle(x, torch.tensor([0.1, 0.6]), torch.Generator().manual_seed(6))
+    log_std = torch.log(y / 0.1).flatten(1).std(dim=1)
+    assert float(log_std[0]) == pytest.approx(0.1, rel=0.05)
+    assert float(log_std[1]) == pytest.approx(0.6, rel=0.05)
+    assert torch.equal(released_speckle(x, 0.0), x)
 
 
 @pytest.mark.parametrize("kwargs, word", [(dict(noise_ratio=1.5), "noise_ratio"),

@@ -23,9 +23,9 @@ def pretrained_tiny() -> SARMAE:
                   teacher_dim=32)
 
 
-def published_layout(model: SARMAE, prefix: str = "module.") -> dict:
-    """A checkpoint the way SARMAE's DDP training saves it: MAE keys for the encoder, decoder_*
-    keys, mask_token and the alignment projector, behind a wrapper prefix."""
+def published_layout(model: SARMAE, prefix: str = "sar_encoder.") -> dict:
+    """A checkpoint the way SARMAE's training saves it: MAE keys for the encoder, decoder_* keys,
+    mask_token, the alignment projector and teacher keys, behind a wrapper prefix."""
     sd = {}
     for k, v in model.encoder.state_dict().items():
         if not k.startswith("head"):
@@ -35,8 +35,9 @@ def published_layout(model: SARMAE, prefix: str = "module.") -> dict:
     sd[prefix + "mask_token"] = model.decoder.mask_token.detach().clone()
     if model.align_head is not None:
         for k, v in model.align_head.state_dict().items():
-            sd[prefix + "projector." + k] = v.clone()
-    return {"model": sd, "epoch": 299}
+            sd["sar_alignment_ffn." + k.removeprefix("net.")] = v.clone()
+    sd["optical_encoder.patch_embed.proj.weight"] = torch.zeros(8, 3, 16, 16)
+    return {"model": sd, "epoch": 299, "args": argparse.Namespace(model="mae_vit_tiny")}
 
 
 def test_published_layout_loads_with_identical_tensors():
@@ -49,8 +50,9 @@ def test_published_layout_loads_with_identical_tensors():
 
 
 def test_decoder_and_alignment_keys_are_dropped():
-    keys = encoder_state_dict(published_layout(pretrained_tiny(), prefix="sar_encoder."))
-    assert not any(k.startswith(("decoder", "mask_token", "projector")) for k in keys)
+    keys = encoder_state_dict(published_layout(pretrained_tiny(), prefix="module."))
+    assert not any(k.startswith(("decoder", "mask_token", "sar_alignment", "optical")) for k in
+                   keys)
     assert "patch_embed.proj.weight" in keys and "blocks.11.mlp.fc2.bias" in keys
 
 
@@ -86,7 +88,7 @@ def test_weights_of_another_size_are_refused_with_both_shapes_named():
 
 def test_missing_and_unexpected_keys_are_reported():
     ckpt = published_layout(pretrained_tiny())
-    del ckpt["model"]["module.blocks.3.attn.qkv.weight"]
+    del ckpt["model"]["sar_encoder.blocks.3.attn.qkv.weight"]
     with pytest.raises(CheckpointError, match=r"missing \['blocks.3.attn.qkv.weight'\]"):
         load_encoder_weights(create_vit("tiny", img_size=64), ckpt)
     with pytest.raises(CheckpointError, match="no ViT encoder weights"):

@@ -1,0 +1,158 @@
+"""SARMAE pretraining on Lightning: losses, schedules, resume, NaN handling, export."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sargeo.models.export import load_sarmae_state_dict, save_sarmae_checkpoint
+from sargeo.models.sar_w import db_to_linear, sar_w_weights
+from sargeo.models.sarmae import SARMAE, alignment_loss
+from sargeo.models.vit import create_vit, load_encoder_weights
+from sargeo.pretrain.module import NonFiniteLossError
+from sargeo.pretrain.schedules import alignment_weight, warmup_cosine
+from tests.pretrain.conftest import SpeckledBlobs, TinyData, tiny_module, trainer
+
+
+def test_alignment_loss_is_zero_for_identical_features_and_ignores_unpaired():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(4, 6, 16, generator=g)
+    assert float(alignment_loss(feats, feats * 3.0)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.randn(4, 6, 16, generator=g)
+    paired = torch.tensor([True, False, True, False])
+    mixed = torch.where(paired[:, None, None], feats, other)  # unpaired rows are garbage
+    assert float(alignment_loss(feats, mixed, paired)) == pytest.approx(0.0, abs=1e-6)
+    assert float(alignment_loss(feats, other, torch.zeros(4, dtype=torch.bool))) == 0.0
+    assert float(alignment_loss(feats, other, paired)) > 0.5
+
+
+def test_unpaired_samples_only_feed_the_mae_loss():
+    model = SARMAE("tiny", img_size=32, patch_size=8, decoder_dim=32, decoder_depth=1,
+                   decoder_heads=4, teacher_dim=16)
+    x = torch.rand(2, 3, 32, 32)
+    teacher = torch.randn(2, 16, 16)
+    out = model(x, teacher_tokens=teacher, paired=torch.tensor([True, False]), align_weight=0.8,
+                generator=torch.Generator().manual_seed(0))
+    changed = teacher.clone()
+    changed[1] = torch.randn(16, 16)  # the unpaired sample's teacher tokens do not matter
+    out2 = model(x, teacher_tokens=changed, paired=torch.tensor([True, False]),
+                 align_weight=0.8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.loss, out2.loss)
+    torch.testing.assert_close(out.loss, out.loss_mae + 0.8 * out.loss_align)
+
+
+def test_cosine_loss_schedule_and_lr_schedule():
+    # the published formula: 0.1 -> w0 along a half cosine
+    assert alignment_weight(0.0, 0.8, "cosine") == pytest.approx(0.1)
+    assert alignment_weight(0.5, 0.8, "cosine") == pytest.approx(0.45)
+    assert alignment_weight(1.0, 0.8, "cosine") == pytest.approx(0.8)
+    values = [alignment_weight(t / 10, 0.8, "cosine") for t in range(11)]
+    assert all(a <= b for a, b in zip(values, values[1:], strict=False))
+    assert alignment_weight(0.25, 0.8, "linear") == pytest.approx(0.8 * 0.325)
+    assert alignment_weight(0.5, 0.8, "step") == pytest.approx(0.4)
+    # what the released code actually ran: constant weights
+    assert alignment_weight(0.3, 0.8) == alignment_weight(0.9, 0.8, "constant") == 0.8
+    assert warmup_cosine(0, 100, 10) == 0.0 and warmup_cosine(5, 100, 10) == 0.5
+    assert warmup_cosine(10, 100, 10) == 1.0 and warmup_cosine(100, 100, 10) == pytest.approx(0)
+    with pytest.raises(ValueError, match="unknown loss schedule 'adaptive'"):
+        alignment_weight(0.1, 0.8, "adaptive")
+
+
+def test_sar_w_weights_follow_the_formula():
+    power = torch.tensor([[[[0.01, 1.0]], [[0.03, 3.0]]]])  # VV, VH linear; shape (1, 2, 1, 2)
+    w = sar_w_weights(power)
+    torch.testing.assert_close(w, torch.exp(-torch.tensor([[[[0.02, 2.0]]]])))
+    torch.testing.assert_close(sar_w_weights(power, scale=2.0),
+                               torch.exp(-torch.tensor([[[[0.01, 1.0]]]])))
+    nodata = torch.tensor([[[[float("nan"), 0.5]], [[0.1, 0.5]]]])
+    assert sar_w_weights(nodata)[0, 0, 0, 0] == 0.0
+    assert float(db_to_linear(torch.tensor(-10.0))) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="scale must be positive"):
+        sar_w_weights(power, scale=0)
+
+
+def test_sar_w_option_weights_the_reconstruction():
+    module = tiny_module(sar_w=True, sare=False)
+    batch = {k: torch.stack([SpeckledBlobs()[i][k] for i in range(4)])
+             for k in ("image", "power")}
+    g = torch.Generator().manual_seed(0)
+    weighted = module.compute_losses(batch, g)["loss_mae"]
+    module.hparams.sar_w = False
+    plain = module.compute_losses(batch, torch.Generator().manual_seed(0))["loss_mae"]
+    assert not torch.allclose(weighted, plain)
+    with pytest.raises(KeyError, match="power"):
+        tiny_module(sar_w=True).compute_losses({"image": batch["image"]}, g)
+
+
+@pytest.mark.slow
+def test_tiny_model_loss_falls_over_a_few_hundred_steps(tmp_path, recorder):
+    module = tiny_module(lr=2e-3, warmup_epochs=1)
+    trainer(300, tmp_path, recorder).fit(module, datamodule=TinyData(n=128))
+    losses = [loss for _, loss in recorder.losses]
+    first, last = sum(losses[:20]) / 20, sum(losses[-20:]) / 20
+    assert all(math.isfinite(x) for x in losses)
+    assert last < 0.8 * first, (first, last)
+
+
+@pytest.mark.slow
+def test_sarc_pretraining_logs_every_term(tmp_path, recorder):
+    module = tiny_module(sarc=True, teacher_model="vit_small_patch16_dinov3",
+                         teacher_mode="released", img_size=64, patch_size=16)
+    assert not any(k.startswith("teacher") for k in module.state_dict())  # kept out of ckpts
+    trainer(4, tmp_path, recorder).fit(module, datamodule=TinyData(size=64))
+    with pytest.raises(ValueError, match="teacher patch grid"):
+        tiny_module(sarc=True, teacher_model="vit_small_patch16_dinov3")  # patch 8 vs 16
+    metrics = module.trainer.callback_metrics
+    assert float(metrics["train/loss_align"]) > 0
+    assert float(metrics["train/align_weight"]) == pytest.approx(0.8)  # released: constant
+
+
+@pytest.mark.slow
+def test_resume_continues_bit_for_bit(tmp_path, recorder):
+    from tests.pretrain.conftest import LossRecorder
+
+    trainer(14, tmp_path / "a", recorder, every=3).fit(tiny_module(), datamodule=TinyData())
+    resumed = LossRecorder()
+    trainer(14, tmp_path / "b", resumed).fit(tiny_module(), datamodule=TinyData(),
+                                             ckpt_path=tmp_path / "a" / "step=9.ckpt")
+    assert resumed.losses == recorder.losses[9:]  # same steps, same losses, to the last bit
+
+
+def test_nan_loss_stops_with_step_and_batch_named(tmp_path):
+    module = tiny_module(sare=False)
+    batch = {"image": torch.full((2, 3, 32, 32), float("nan")), "path": ["a.png", "b.png"]}
+    with pytest.raises(NonFiniteLossError, match=r"global step 0 \(batch 7.*a.png"):
+        module.training_step(batch, 7)
+
+
+def test_wrong_channel_count_is_named():
+    with pytest.raises(ValueError, match="2 image channels, the model expects 3"):
+        tiny_module().compute_losses({"image": torch.rand(2, 2, 32, 32)})
+
+
+def test_checkpoint_round_trip_in_the_published_layout(tmp_path):
+    module = tiny_module(sarc=True, teacher_model="vit_small_patch16_dinov3",
+                         teacher_mode="released", img_size=64, patch_size=16)
+    path = module.export_encoder(tmp_path / "sarmae_tiny.pth")
+    state = torch.load(path, weights_only=True)["model"]
+    published = {"patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "decoder_embed.weight",
+                 "decoder_blocks.0.mlp.fc1.weight", "decoder_pred.bias", "mask_token",
+                 "decoder_pos_embed"}
+    assert {"sar_encoder." + k for k in published} <= set(state)
+    assert {"sar_alignment_ffn.0.weight", "sar_alignment_ffn.2.weight",
+            "sar_alignment_ffn.3.bias"} <= set(state)
+    fresh = tiny_module(sarc=True, teacher_model="vit_small_patch16_dinov3",
+                        teacher_mode="released", img_size=64, patch_size=16, seed=5)
+    torch.manual_seed(9)
+    fresh.model.apply(lambda m: [p.data.normal_() for p in m.parameters(recurse=False)])
+    load_sarmae_state_dict(fresh.model, state)
+    for k, v in module.model.state_dict().items():
+        assert torch.equal(fresh.model.state_dict()[k], v), k
+    vit = create_vit("tiny", img_size=64, patch_size=16)
+    load_encoder_weights(vit, path)
+    x = torch.rand(1, 3, 64, 64)
+    torch.testing.assert_close(vit.forward_features(x), module.model.encoder.forward_features(x))
+    save_sarmae_checkpoint(module.model, path)  # overwriting an export is allowed and atomic
+    assert not list(tmp_path.glob(".*part*"))
