@@ -34,6 +34,12 @@ def _cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain_export(args: argparse.Namespace) -> int:
+    from sargeo.pretrain.cli import export_checkpoint
+
+    return export_checkpoint(args.checkpoint, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sargeo",
@@ -49,10 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
+    # LightningCLI parses its own arguments: everything after `pretrain` goes to it
+    sub.add_parser("pretrain", help="pretrain SARMAE on Lightning (--config configs/pretrain/"
+                   "*.yaml; --help lists every option)", add_help=False)
+    p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
+                       "published SARMAE layout")
+    p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")
+    p.add_argument("out", help="output .pth")
+    p.set_defaults(func=_cmd_pretrain_export)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["pretrain"]:
+        from sargeo.pretrain.cli import run_pretrain
+
+        return run_pretrain(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
