@@ -1,0 +1,175 @@
+"""Published SARMAE weights as torchgeo weights enums and timm models.
+
+After ``import sargeo.models`` (or any ``sargeo.models.weights`` import):
+
+- ``torchgeo.models.get_model("sarmae_vit_b16", weights=...)``, ``get_weight(
+  "SARMAE_ViTB16_Weights.SAR1M")`` and ``list_models()`` know sargeo's models;
+- ``timm.create_model("sarmae_vit_base_patch16", pretrained=True,
+  pretrained_cfg_overlay=dict(file=PATH))`` loads a SARMAE/MAE checkpoint.
+
+Weights are read from a local file: ``$SARGEO_WEIGHTS_DIR/<file name>``, torch's hub checkpoint
+folder, or a ``file://`` URL; the published URL is tried only when none exists (no hub is
+reachable on offline machines). All loading goes through :func:`sargeo.models.vit.
+load_encoder_weights` (weights_only, key mapping, position-embedding resize).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+from torchvision.models._api import Weights, WeightsEnum
+
+from sargeo.models.vit import VIT_SIZES, create_vit, encoder_state_dict, fit_encoder_state_dict
+
+HF_REPO = "Wenquandan777/SARMAE"
+PUBLICATION = "https://arxiv.org/abs/2512.16635"
+REPO = "https://github.com/MiliLab/SARMAE"
+#: published inputs: grayscale SAR in [0, 1] repeated to 3 channels, normalised with 0.5 / 0.5
+SARMAE_MEAN, SARMAE_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _meta(model: str, file_name: str) -> dict[str, Any]:
+    return {"dataset": "SAR-1M", "in_chans": 3, "model": model, "publication": PUBLICATION,
+            "repo": REPO, "ssl_method": "sarmae", "bands": ["SAR"], "license": "CC BY-NC 4.0",
+            "file_name": file_name, "mean": SARMAE_MEAN, "std": SARMAE_STD,
+            "img_size": 224}
+
+
+def _transforms() -> nn.Module:
+    """Inputs in [0, 1] -> the published normalisation."""
+    import kornia.augmentation as K
+
+    return K.Normalize(mean=torch.tensor(SARMAE_MEAN), std=torch.tensor(SARMAE_STD))
+
+
+class SARMAE_ViTB16_Weights(WeightsEnum):  # noqa: N801 (torchgeo naming)
+    """SARMAE ViT-B/16 pretrained on SAR-1M (CVPR 2026)."""
+
+    SAR1M = Weights(url=f"https://huggingface.co/{HF_REPO}/resolve/main/SARMAE_vit_Base.pth",
+                    transforms=_transforms, meta=_meta("vit_base_patch16_224",
+                                                       "SARMAE_vit_Base.pth"))
+
+
+class SARMAE_ViTL16_Weights(WeightsEnum):  # noqa: N801
+    """SARMAE ViT-L/16 pretrained on SAR-1M (CVPR 2026)."""
+
+    SAR1M = Weights(url=f"https://huggingface.co/{HF_REPO}/resolve/main/SARMAE_vit_Large.pth",
+                    transforms=_transforms, meta=_meta("vit_large_patch16_224",
+                                                       "SARMAE_vit_Large.pth"))
+
+
+def weights_file(weights: WeightsEnum) -> Path:
+    """Local file of ``weights``: ``$SARGEO_WEIGHTS_DIR``, torch's hub cache, a file:// URL, or
+    a download into the hub cache (which fails with a clear message when offline)."""
+    name = weights.meta.get("file_name") or Path(weights.url).name
+    candidates = []
+    if os.environ.get("SARGEO_WEIGHTS_DIR"):
+        candidates.append(Path(os.environ["SARGEO_WEIGHTS_DIR"]) / name)
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / name
+    candidates.append(hub)
+    if weights.url.startswith("file://"):
+        candidates.insert(0, Path(weights.url[len("file://"):]))
+    for path in candidates:
+        if path.is_file():
+            return path
+    hub.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(weights.url, str(hub), progress=True)
+    except Exception as err:  # network errors come in many types
+        raise FileNotFoundError(
+            f"weights {weights} not found locally (looked in {[str(c) for c in candidates]}) "
+            f"and the download from {weights.url} failed: {err}. Put {name} in one of those "
+            "folders or set SARGEO_WEIGHTS_DIR.") from err
+    return hub
+
+
+def _build(size: str, weights: WeightsEnum | None, **kwargs: Any) -> VisionTransformer:
+    from sargeo.models.vit import load_encoder_weights
+
+    if weights is not None:
+        kwargs.setdefault("in_chans", weights.meta["in_chans"])
+    model = create_vit(size, **kwargs)
+    if weights is not None:
+        load_encoder_weights(model, weights_file(weights))
+    return model
+
+
+def sarmae_vit_b16(weights: SARMAE_ViTB16_Weights | None = None, *args: Any,
+                   **kwargs: Any) -> VisionTransformer:
+    """SARMAE ViT-B/16 (torchgeo-style builder); ``kwargs`` go to timm's VisionTransformer."""
+    return _build("base", weights, **kwargs)
+
+
+def sarmae_vit_l16(weights: SARMAE_ViTL16_Weights | None = None, *args: Any,
+                   **kwargs: Any) -> VisionTransformer:
+    """SARMAE ViT-L/16 (torchgeo-style builder)."""
+    return _build("large", weights, **kwargs)
+
+
+def register_torchgeo() -> bool:
+    """Make torchgeo's ``get_model``/``get_weight``/``list_models`` know sargeo's models.
+
+    torchgeo 0.8.1 has no public registration API: its functions read two private dicts in
+    ``torchgeo.models.api``, which this function extends (idempotent). Returns False, doing
+    nothing, while that module is not (fully) imported; :mod:`sargeo._registration` calls again
+    once it is.
+    """
+    api = sys.modules.get("torchgeo.models.api")
+    if api is None or not hasattr(api, "_model_weights"):
+        return False
+
+    for name, builder, enum in (("sarmae_vit_b16", sarmae_vit_b16, SARMAE_ViTB16_Weights),
+                                ("sarmae_vit_l16", sarmae_vit_l16, SARMAE_ViTL16_Weights)):
+        api._model[name] = builder
+        api._model_weights[name] = enum
+        api._model_weights[builder] = enum
+    return True
+
+
+# -- timm --------------------------------------------------------------------------------------
+def checkpoint_filter_fn(state_dict: dict[str, Any], model: VisionTransformer
+                         ) -> dict[str, torch.Tensor]:
+    """timm filter: SARMAE / MAE / sargeo checkpoint -> this model's keys (decoder and alignment
+    keys dropped, position embedding resized, patch embedding adapted)."""
+    return fit_encoder_state_dict(encoder_state_dict(state_dict), model)
+
+
+def _cfg(file_name: str) -> dict[str, Any]:
+    return {"url": f"https://huggingface.co/{HF_REPO}/resolve/main/{file_name}",
+            "num_classes": 0, "input_size": (3, 224, 224), "mean": SARMAE_MEAN,
+            "std": SARMAE_STD, "license": "cc-by-nc-4.0", "paper_ids": "arXiv:2512.16635",
+            "first_conv": "patch_embed.proj", "classifier": "head"}
+
+
+default_cfgs = generate_default_cfgs({
+    "sarmae_vit_base_patch16.sar1m": _cfg("SARMAE_vit_Base.pth"),
+    "sarmae_vit_large_patch16.sar1m": _cfg("SARMAE_vit_Large.pth"),
+})
+
+
+def _create_timm(variant: str, size: str, pretrained: bool, **kwargs: Any) -> VisionTransformer:
+    args = dict(patch_size=16, qkv_bias=True, **VIT_SIZES[size])
+    return build_model_with_cfg(VisionTransformer, variant, pretrained,
+                                pretrained_filter_fn=checkpoint_filter_fn, **dict(args, **kwargs))
+
+
+@register_model
+def sarmae_vit_base_patch16(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """SARMAE ViT-B/16 as a timm model."""
+    return _create_timm("sarmae_vit_base_patch16", "base", pretrained, **kwargs)
+
+
+@register_model
+def sarmae_vit_large_patch16(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """SARMAE ViT-L/16 as a timm model."""
+    return _create_timm("sarmae_vit_large_patch16", "large", pretrained, **kwargs)
+
+
+register_torchgeo()

@@ -1,0 +1,94 @@
+"""Published SARMAE weights through torchgeo's registry and timm's, from one key mapping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import timm
+import torch
+import torchgeo.models as tgm
+
+from sargeo.models.vit import create_vit
+from sargeo.models.weights import (
+    SARMAE_ViTB16_Weights,
+    SARMAE_ViTL16_Weights,
+    sarmae_vit_b16,
+    weights_file,
+)
+
+
+@pytest.fixture(scope="module")
+def published_b16(tmp_path_factory):
+    """A ViT-B/16 checkpoint in the released layout, under the published file name."""
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    encoder = create_vit("base")
+    model = {f"sar_encoder.{k}": v for k, v in encoder.state_dict().items()
+             if not k.startswith("head")}
+    model["sar_encoder.decoder_embed.weight"] = torch.zeros(512, 768)
+    model["sar_encoder.mask_token"] = torch.zeros(1, 1, 512)
+    model["sar_alignment_ffn.0.weight"] = torch.zeros(768, 768)
+    model["optical_encoder.norm.weight"] = torch.ones(768)
+    torch.save({"model": model, "epoch": 299}, folder / "SARMAE_vit_Base.pth")
+    return folder, encoder
+
+
+def test_import_sargeo_registers_with_torchgeo_and_timm_lazily():
+    code = ("import sys, sargeo; assert 'torch' not in sys.modules; "
+            "import torchgeo.models as m, timm; "
+            "print(sorted(set(m.list_models()) & {'sarmae_vit_b16', 'sarmae_vit_l16'}), "
+            "m.get_weight('SARMAE_ViTL16_Weights.SAR1M'), timm.list_models('sarmae*'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "['sarmae_vit_b16', 'sarmae_vit_l16'] SARMAE_ViTL16_Weights.SAR1M" in out
+    assert "'sarmae_vit_base_patch16', 'sarmae_vit_large_patch16'" in out
+
+
+def test_weights_meta_follows_torchgeo_conventions():
+    meta = SARMAE_ViTB16_Weights.SAR1M.meta
+    assert meta["dataset"] == "SAR-1M" and meta["in_chans"] == 3
+    assert meta["publication"].endswith("2512.16635") and meta["license"] == "CC BY-NC 4.0"
+    assert meta["ssl_method"] == "sarmae" and meta["file_name"] == "SARMAE_vit_Base.pth"
+    assert {"model", "repo", "bands"} <= set(meta)
+    assert tgm.get_model_weights("sarmae_vit_l16") is SARMAE_ViTL16_Weights
+    x = torch.full((1, 3, 8, 8), 0.75)
+    assert torch.allclose(SARMAE_ViTB16_Weights.SAR1M.transforms()(x), torch.full_like(x, 0.5))
+
+
+def test_torchgeo_timm_and_direct_builders_load_identical_encoders(published_b16, monkeypatch):
+    folder, encoder = published_b16
+    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(folder))
+    x = torch.rand(1, 3, 224, 224)
+    expected = encoder.eval().forward_features(x)
+    via_torchgeo = tgm.get_model("sarmae_vit_b16", weights=tgm.get_weight(
+        "SARMAE_ViTB16_Weights.SAR1M")).eval()
+    direct = sarmae_vit_b16(weights=SARMAE_ViTB16_Weights.SAR1M).eval()
+    via_timm = timm.create_model("sarmae_vit_base_patch16", pretrained=True,
+                                 pretrained_cfg_overlay=dict(
+                                     file=str(folder / "SARMAE_vit_Base.pth"))).eval()
+    with torch.no_grad():
+        for model in (via_torchgeo, direct, via_timm):
+            torch.testing.assert_close(model.forward_features(x), expected)
+
+
+def test_timm_model_at_another_size_and_channel_count(published_b16):
+    folder, _ = published_b16
+    model = timm.create_model("sarmae_vit_base_patch16", pretrained=True, img_size=320,
+                              in_chans=2, num_classes=5,
+                              pretrained_cfg_overlay=dict(file=str(folder / "SARMAE_vit_Base.pth")))
+    assert model.pos_embed.shape == (1, 1 + 20 * 20, 768)
+    assert model(torch.rand(2, 2, 320, 320)).shape == (2, 5)
+
+
+def test_missing_weights_file_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(url, dst, progress=True):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(FileNotFoundError, match="SARMAE_vit_Large.pth.*SARGEO_WEIGHTS_DIR"):
+        weights_file(SARMAE_ViTL16_Weights.SAR1M)
