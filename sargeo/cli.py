@@ -50,7 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {
         "env": ("show the installed stack and whether mmcv's compiled ops load", _cmd_env),
-        "demo": ("run the embedded demo (today: the stack report of `sargeo env`)", _cmd_env),
     }
     for name, (help_text, func) in commands.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -58,6 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     # LightningCLI parses its own arguments: everything after `pretrain` goes to it
     sub.add_parser("pretrain", help="pretrain SARMAE on Lightning (--config configs/pretrain/"
                    "*.yaml; --help lists every option)", add_help=False)
+    from sargeo import demo
+
+    p = sub.add_parser("demo", help="run the embedded demo: simulate a scene, pretrain a small "
+                       "SARMAE on it, export and render", description=demo.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_arguments(p)
+    p.set_defaults(func=demo.run)
+    from sargeo.datasets import simulate
+
+    p = sub.add_parser("simulate", help="write a simulated Sentinel-1-like scene (GeoTIFF) "
+                       "with true ships and water (GeoPackage)", description=simulate.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    simulate.add_simulate_arguments(p)
+    p.set_defaults(func=simulate.run_simulate)
     p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
                        "published SARMAE layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")
