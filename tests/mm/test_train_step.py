@@ -25,6 +25,17 @@ def small_resnet(backbone: dict) -> dict:
     return backbone
 
 
+def detection_batch(bboxes, labels: list[int], size: int = 128) -> dict:
+    """One random image with its ground-truth boxes, as mmdet/mmrotate models take it."""
+    from mmdet.structures import DetDataSample
+
+    sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                                         scale_factor=(1.0, 1.0)))
+    sample.gt_instances = InstanceData(bboxes=bboxes, labels=torch.tensor(labels))
+    image = torch.randint(0, 255, (3, size, size), dtype=torch.uint8)
+    return dict(inputs=[image], data_samples=[sample])
+
+
 def run_steps(model: torch.nn.Module, data: dict, steps: int = 2) -> list[dict]:
     """Run ``steps`` train_step calls (forward, backward, SGD step) and check they learn."""
     torch.manual_seed(0)
@@ -42,7 +53,6 @@ def run_steps(model: torch.nn.Module, data: dict, steps: int = 2) -> list[dict]:
 
 def test_mmdet_faster_rcnn_train_step():
     from mmdet.registry import MODELS
-    from mmdet.structures import DetDataSample
     from mmdet.utils import register_all_modules
 
     register_all_modules()
@@ -51,18 +61,12 @@ def test_mmdet_faster_rcnn_train_step():
     cfg.model.neck.in_channels = R18_CHANNELS
     with DefaultScope.overwrite_default_scope("mmdet"):
         model = MODELS.build(cfg.model)
-    sample = DetDataSample(metainfo=dict(img_shape=(128, 128), ori_shape=(128, 128),
-                                         scale_factor=(1.0, 1.0)))
-    sample.gt_instances = InstanceData(bboxes=torch.tensor([[20.0, 30.0, 60.0, 50.0],
-                                                            [70.0, 70.0, 100.0, 120.0]]),
-                                       labels=torch.tensor([0, 3]))
-    image = torch.randint(0, 255, (3, 128, 128), dtype=torch.uint8)
-    logs = run_steps(model, dict(inputs=[image], data_samples=[sample]))
+    boxes = torch.tensor([[20.0, 30.0, 60.0, 50.0], [70.0, 70.0, 100.0, 120.0]])
+    logs = run_steps(model, detection_batch(boxes, [0, 3]))
     assert {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox"} <= set(logs[0])
 
 
 def test_mmrotate_oriented_rcnn_le90_train_step():
-    from mmdet.structures import DetDataSample
     from mmrotate.registry import MODELS
     from mmrotate.structures.bbox import RotatedBoxes
     from mmrotate.utils import register_all_modules
@@ -74,14 +78,10 @@ def test_mmrotate_oriented_rcnn_le90_train_step():
     cfg.model.neck.in_channels = R18_CHANNELS
     with DefaultScope.overwrite_default_scope("mmrotate"):
         model = MODELS.build(cfg.model)
-    sample = DetDataSample(metainfo=dict(img_shape=(128, 128), ori_shape=(128, 128),
-                                         scale_factor=(1.0, 1.0)))
     boxes = RotatedBoxes(torch.tensor([[40.0, 40.0, 40.0, 12.0, 0.4],
                                        [90.0, 80.0, 30.0, 10.0, -1.0]]))
-    sample.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([0, 0]))
-    image = torch.randint(0, 255, (3, 128, 128), dtype=torch.uint8)
     with DefaultScope.overwrite_default_scope("mmrotate"):
-        logs = run_steps(model, dict(inputs=[image], data_samples=[sample]))
+        logs = run_steps(model, detection_batch(boxes, [0, 0]))
     assert {"loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox"} <= set(logs[0])
 
 
