@@ -156,3 +156,23 @@ def test_checkpoint_round_trip_in_the_published_layout(tmp_path):
     torch.testing.assert_close(vit.forward_features(x), module.model.encoder.forward_features(x))
     save_sarmae_checkpoint(module.model, path)  # overwriting an export is allowed and atomic
     assert not list(tmp_path.glob(".*part*"))
+
+
+class CheckShards(__import__("lightning").Callback):
+    """Asserts inside every DDP process that the resumable sampler took its rank's share."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        sampler = trainer.train_dataloader.epoch_sampler
+        assert (sampler.rank, sampler.world_size) == (trainer.global_rank, 2)
+        other = type(sampler)(sampler.length, sampler.seed, rank=1 - sampler.rank,
+                              world_size=2)
+        assert set(sampler.indices()).isdisjoint(other.indices())
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_shards_the_data(tmp_path, recorder):
+    t = trainer(3, tmp_path, CheckShards(), every=3, strategy="ddp_spawn", devices=2,
+                use_distributed_sampler=False)
+    t.fit(tiny_module(), datamodule=TinyData())  # a failed check in a rank raises here
+    ckpt = torch.load(tmp_path / "step=3.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 3 and t.world_size == 2
