@@ -90,6 +90,26 @@ def weights_file(weights: WeightsEnum) -> Path:
     return hub
 
 
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """A checkpoint file from a path or a weights name: ``torchgeo:ViTBase16_Weights.
+    SENTINEL1_GRD_MAE`` (torchgeo's SSL4EO-S12 Sentinel-1 MAE, the natural baseline) or
+    ``torchgeo:SARMAE_ViTB16_Weights.SAR1M``; files are found as in :func:`weights_file`."""
+    text = str(spec)
+    if text.startswith("torchgeo:"):
+        import torchgeo.models
+
+        register_torchgeo()
+        try:
+            weights = torchgeo.models.get_weight(text[len("torchgeo:"):])
+        except (ValueError, KeyError) as err:
+            raise ValueError(f"unknown torchgeo weights {text!r}: {err}") from err
+        return weights_file(weights)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return path
+
+
 def _build(size: str, weights: WeightsEnum | None, **kwargs: Any) -> VisionTransformer:
     from sargeo.models.vit import load_encoder_weights
 

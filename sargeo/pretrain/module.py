@@ -45,7 +45,8 @@ class SARMAEPretrainModule(L.LightningModule):
         sar_w: weight the reconstruction loss by backscatter power (needs ``power`` in batches).
         lr: absolute peak learning rate (the published 1e-4 is absolute, at batch 4096); if
             None, ``blr * effective_batch / 256`` (linear scaling).
-        init_checkpoint: MAE/SARMAE checkpoint for the encoder (e.g. mae_pretrain_vit_base.pth).
+        init_checkpoint: MAE/SARMAE checkpoint for the encoder (e.g. mae_pretrain_vit_base.pth),
+            or a weights name such as ``torchgeo:ViTBase16_Weights.SENTINEL1_GRD_MAE``.
     """
 
     def __init__(self, size: str = "base", img_size: int = 224, patch_size: int = 16,
@@ -86,7 +87,9 @@ class SARMAEPretrainModule(L.LightningModule):
                                  f"{tuple(self.model.encoder.patch_embed.grid_size)}: SARC "
                                  "aligns patch by patch, so use the same patch size")
         if init_checkpoint:
-            load_encoder_weights(self.model.encoder, init_checkpoint)
+            from sargeo.models.weights import resolve_checkpoint
+
+            load_encoder_weights(self.model.encoder, resolve_checkpoint(init_checkpoint))
         self.noise = SpeckleNoise(noise_ratio, noise_min, noise_max, random_noise, noise_level,
                                   noise_mode) if sare else None
         self._generator: torch.Generator | None = None

@@ -92,3 +92,26 @@ def test_missing_weights_file_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(FileNotFoundError, match="SARMAE_vit_Large.pth.*SARGEO_WEIGHTS_DIR"):
         weights_file(SARMAE_ViTL16_Weights.SAR1M)
+
+
+def test_torchgeo_ssl4eo_s1_mae_is_a_baseline_initialisation(tmp_path, monkeypatch):
+    """torchgeo's SSL4EO-S12 Sentinel-1 MAE (2-band VV/VH ViT-B/16) initialises sargeo's
+    pretraining encoder by name, found locally under its published file name."""
+    from sargeo.models.weights import resolve_checkpoint
+    from sargeo.pretrain.module import SARMAEPretrainModule
+
+    weights = tgm.get_weight("ViTBase16_Weights.SENTINEL1_GRD_MAE")
+    torch.manual_seed(1)
+    ssl4eo = create_vit("base", in_chans=2)
+    torch.save(ssl4eo.state_dict(), tmp_path / weights.url.rsplit("/", 1)[-1])
+    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
+    spec = "torchgeo:ViTBase16_Weights.SENTINEL1_GRD_MAE"
+    assert resolve_checkpoint(spec).parent == tmp_path
+    module = SARMAEPretrainModule(size="base", in_chans=2, decoder_depth=1, sare=False,
+                                  init_checkpoint=spec)
+    torch.testing.assert_close(module.model.encoder.blocks[5].attn.qkv.weight,
+                               ssl4eo.blocks[5].attn.qkv.weight)
+    with pytest.raises(ValueError, match="unknown torchgeo weights"):
+        resolve_checkpoint("torchgeo:NoSuch_Weights.X")
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        resolve_checkpoint(tmp_path / "nope.pth")
