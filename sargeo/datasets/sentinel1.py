@@ -1,0 +1,229 @@
+"""Sentinel-1 GRD scenes as a torchgeo ``RasterDataset``.
+
+Sentinel-1 is ESA's C-band (5.405 GHz) SAR constellation. Its Level-1 Ground Range Detected
+(GRD) products hold detected backscatter in dual polarisation (VV+VH over land and most seas,
+HH+HV over polar regions) at about 10 m pixels in IW mode. Where they come from:
+
+- terrain-corrected GeoTIFF/COG products, one file per polarisation (ASF on-demand RTC
+  ``..._VV.tif``; Microsoft Planetary Computer ``measurement/iw-vv.tiff`` of
+  ``sentinel-1-rtc``) or stacked in one file with band descriptions "VV", "VH" (Google Earth
+  Engine exports, sargeo's simulator);
+- raw GRD measurement TIFFs of a SAFE product (``measurement/s1a-iw-grd-vv-...tiff``): these
+  carry no geotransform, only a grid of ground control points. Georeference them once with
+  :func:`georeference_grd` (thin-plate spline or polynomial through the GCPs; one affine fitted
+  to the GCPs is kilometres off over a scene), then read the result here.
+
+torchgeo's own ``Sentinel1`` matches only ASF RTC file names; this dataset finds either layout by
+itself, lets you choose polarisations, returns linear backscatter (sigma0/gamma0 power, as
+distributed) or decibels, and turns nodata into NaN (or a value you choose). Scenes in different
+CRSs are read in one target CRS and resolution, as torchgeo does (the first scene's by default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import torch
+from pyproj import CRS
+from torchgeo.datasets import RasterDataset
+
+POLARISATIONS = ("VV", "VH", "HH", "HV")
+#: a polarisation token between separators, as in ``..._VV.tif`` or ``iw-vv.tiff``
+BAND_TOKEN = re.compile(r"(?<=[_\-.])(vv|vh|hh|hv)(?=[_\-.])", re.IGNORECASE)
+
+
+class Sentinel1Error(ValueError):
+    """A scene cannot be used as given; the message names the file and what is wrong."""
+
+
+def _describe_bands(src: rasterio.DatasetReader) -> list[str]:
+    return [(d or "").strip().upper() for d in src.descriptions]
+
+
+class Sentinel1GRD(RasterDataset):
+    """Sentinel-1 GRD GeoTIFF/COG scenes (see the module docstring for the data).
+
+    Args:
+        paths: files or folders (searched recursively for ``*.tif`` / ``*.tiff``).
+        bands: polarisations to return, in order.
+        crs, res: target CRS and resolution (default: the first scene's).
+        decibels: return ``10 log10(power)`` instead of linear power.
+        nodata_value: value for nodata, non-positive and non-finite pixels (NaN by default).
+        transforms, cache: as for torchgeo's ``RasterDataset``.
+    """
+
+    filename_glob = "*.tif*"
+    all_bands = POLARISATIONS
+    is_image = True
+
+    def __init__(self, paths: str | Path | Sequence[str | Path] = "data",
+                 bands: Sequence[str] = ("VV", "VH"), crs: CRS | None = None,
+                 res: float | tuple[float, float] | None = None, decibels: bool = False,
+                 nodata_value: float = float("nan"),
+                 transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 cache: bool = True) -> None:
+        bands = tuple(b.upper() for b in bands)
+        unknown = [b for b in bands if b not in POLARISATIONS]
+        if unknown:
+            raise Sentinel1Error(f"unknown polarisation(s) {unknown}; use {POLARISATIONS}")
+        self.paths = paths
+        self.decibels, self.nodata_value = decibels, nodata_value
+        self._check_and_choose_layout(bands)
+        super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms,
+                         cache=cache)
+
+    # -- layout ------------------------------------------------------------------------------
+    def _candidate_files(self) -> list[str]:
+        paths = [self.paths] if isinstance(self.paths, str | Path) else list(self.paths)
+        files: list[str] = []
+        for p in map(Path, paths):
+            if p.is_dir():
+                files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in
+                                (".tif", ".tiff"))
+            elif p.is_file():
+                files.append(str(p))
+            else:
+                raise FileNotFoundError(f"Sentinel-1 path not found: {p}")
+        if not files:
+            raise FileNotFoundError(f"no GeoTIFF (*.tif, *.tiff) under {paths}")
+        return files
+
+    def _check_and_choose_layout(self, bands: tuple[str, ...]) -> None:
+        """Stacked files (band descriptions) or one file per polarisation (names); refuse
+        rasters without georeferencing and missing bands, naming the file."""
+        stacked, separate = [], []
+        for path in self._candidate_files():
+            try:
+                with rasterio.open(path) as src:
+                    has_crs = src.crs is not None
+                    gcps, _ = src.gcps
+                    names = _describe_bands(src)
+                    count = src.count
+            except rasterio.errors.RasterioIOError as err:
+                raise Sentinel1Error(f"{path} is not a readable GeoTIFF: {err}") from err
+            if not has_crs:
+                hint = (" It carries ground control points: georeference it first with "
+                        "sargeo.datasets.sentinel1.georeference_grd." if gcps else "")
+                raise Sentinel1Error(f"{path} has no CRS / geotransform.{hint}")
+            if count > 1 or any(n in POLARISATIONS for n in names):
+                missing = [b for b in bands if b not in names]
+                if missing:
+                    raise Sentinel1Error(f"{path} has bands {names}, not {missing}; "
+                                         "set band descriptions or choose bands it has")
+                stacked.append((path, names))
+            else:
+                token = BAND_TOKEN.search(Path(path).name)
+                if token is None:
+                    raise Sentinel1Error(f"{path} has one unnamed band and no polarisation "
+                                         "(VV, VH, HH, HV) in its file name")
+                separate.append(path)
+        if stacked and separate:
+            raise Sentinel1Error("mixing stacked (multi-band) and one-file-per-polarisation "
+                                 f"scenes is not supported: e.g. {stacked[0][0]} and "
+                                 f"{separate[0]}")
+        if stacked:
+            orders = {tuple(n) for _, n in stacked}
+            if len(orders) > 1:
+                raise Sentinel1Error(f"stacked scenes order their bands differently: {orders}")
+            self.separate_files = False
+            self.all_bands = tuple(orders.pop())
+            self._first_band_files = None
+        else:
+            self.separate_files = True
+            self.filename_regex = r"^.*?[_\-.](?P<band>(?i:vv|vh|hh|hv))[_\-.].*$"
+            first = [p for p in separate if BAND_TOKEN.search(Path(p).name).group(1).upper()
+                     == bands[0]]
+            for path in first:  # every other requested band must exist beside it
+                for band in bands[1:]:
+                    other = self._update_filepath(band, path)
+                    if not Path(other).is_file():
+                        raise Sentinel1Error(f"{path}: no {band} file beside it "
+                                             f"(expected {other})")
+            if not first:
+                raise Sentinel1Error(f"no {bands[0]} file among {separate[:4]}")
+            self._first_band_files = first
+
+    @property
+    def files(self) -> list[str]:
+        if getattr(self, "_first_band_files", None) is not None:
+            return list(self._first_band_files)  # one entry per scene, not per band
+        return [f for f in self._candidate_files()]
+
+    def _update_filepath(self, band: str, filepath: str) -> str:
+        """The file of ``band`` beside ``filepath``, keeping the name's letter case."""
+        path = Path(filepath)
+        token = BAND_TOKEN.search(path.name)
+        if token is None:
+            return filepath
+        text = token.group(1)
+        new = band.lower() if text.islower() else band.upper()
+        return str(path.with_name(path.name[:token.start()] + new + path.name[token.end():]))
+
+    # -- samples -----------------------------------------------------------------------------
+    def __getitem__(self, query: Any) -> dict[str, Any]:
+        sample = super().__getitem__(query)
+        image = sample["image"]
+        valid = torch.isfinite(image) & (image > 0)
+        if self.decibels:
+            image = 10.0 * torch.log10(torch.where(valid, image, torch.ones_like(image)))
+        sample["image"] = torch.where(valid, image, torch.full_like(image, self.nodata_value))
+        sample["bands"] = list(self.bands)
+        return sample
+
+
+def georeference_grd(src_path: str | Path, dst_path: str | Path, *,
+                     dst_crs: str | CRS | None = None, resolution: float = 10.0,
+                     method: str = "tps", polynomial_order: int = 2,
+                     overwrite: bool = False) -> Path:
+    """Warp a GRD measurement TIFF that carries only GCPs onto a map grid, block by block.
+
+    ``method="tps"`` uses a thin-plate spline through all GCPs (exact at the GCPs);
+    ``"polynomial"`` a least-squares polynomial of ``polynomial_order`` (1 to 3). The target CRS
+    defaults to the UTM zone of the GCPs' centre. Writes a tiled, DEFLATE-compressed GeoTIFF
+    (float32, nodata NaN) atomically.
+    """
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    from sargeo.io import atomic_path
+
+    if method not in ("tps", "polynomial"):
+        raise ValueError(f"method must be 'tps' or 'polynomial', got {method!r}")
+    with rasterio.open(src_path) as src:
+        gcps, gcp_crs = src.gcps
+        if not gcps:
+            raise Sentinel1Error(f"{src_path} has no ground control points to warp with")
+        if dst_crs is None:
+            lon = float(np.mean([g.x for g in gcps]))
+            lat = float(np.mean([g.y for g in gcps]))
+            if gcp_crs is not None and not CRS(gcp_crs.to_wkt()).is_geographic:
+                raise Sentinel1Error(f"{src_path}: GCPs are not in longitude/latitude; "
+                                     "pass dst_crs")
+            info = query_utm_crs_info(datum_name="WGS 84",
+                                      area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+            dst_crs = CRS.from_epsg(int(info[0].code))
+        dst_crs = CRS.from_user_input(dst_crs)
+        options = ({"SRC_METHOD": "GCP_TPS"} if method == "tps" else
+                   {"SRC_METHOD": "GCP_POLYNOMIAL", "MAX_GCP_ORDER": polynomial_order})
+        transform, width, height = calculate_default_transform(
+            gcp_crs, dst_crs.to_wkt(), src.width, src.height, gcps=gcps,
+            resolution=resolution, **options)
+        profile = dict(driver="GTiff", width=width, height=height, count=src.count,
+                       dtype="float32", crs=dst_crs.to_wkt(), transform=transform,
+                       nodata=float("nan"), tiled=True, blockxsize=512, blockysize=512,
+                       compress="deflate", BIGTIFF="IF_SAFER")
+        with atomic_path(dst_path, overwrite=overwrite) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.descriptions = tuple(d or "" for d in src.descriptions)
+                for b in range(1, src.count + 1):
+                    reproject(rasterio.band(src, b), rasterio.band(dst, b), gcps=gcps,
+                              src_crs=gcp_crs, dst_transform=transform,
+                              dst_crs=dst_crs.to_wkt(), dst_nodata=float("nan"),
+                              resampling=Resampling.bilinear, **options)
+    return Path(dst_path)
