@@ -77,7 +77,9 @@ class SARImageIndex(Dataset):
     extend the corpus by appending entries.
 
     Missing files are skipped with one counted warning (``on_missing="skip"``) or raise
-    (``"error"``).
+    (``"error"``). Images that fail to decode raise :class:`BadImageError` naming the file
+    (``on_bad_image="error"``) or are replaced by the next entry with a counted warning
+    (``"skip"``).
     """
 
     SAR_KEYS = ("sar", "sar_path", "sar_image", "image", "path")
@@ -85,11 +87,14 @@ class SARImageIndex(Dataset):
 
     def __init__(self, root: str | Path, index_files: Sequence[str] = ("paired.json",
                  "unpaired.json"), img_size: int = 224, in_chans: int = 3,
-                 on_missing: str = "skip") -> None:
+                 on_missing: str = "skip", on_bad_image: str = "error") -> None:
         self.root = Path(root)
         self.img_size, self.in_chans = img_size, in_chans
-        if on_missing not in ("skip", "error"):
-            raise ValueError(f"on_missing must be 'skip' or 'error', got {on_missing!r}")
+        for name, value in (("on_missing", on_missing), ("on_bad_image", on_bad_image)):
+            if value not in ("skip", "error"):
+                raise ValueError(f"{name} must be 'skip' or 'error', got {value!r}")
+        self.on_bad_image = on_bad_image
+        self.num_bad = 0
         self.entries: list[tuple[Path, Path | None]] = []
         missing: list[Path] = []
         found_index = False
@@ -144,6 +149,18 @@ class SARImageIndex(Dataset):
         return len(self.entries)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        for attempt in range(len(self.entries)):
+            try:
+                return self._load((i + attempt) % len(self.entries))
+            except BadImageError as err:
+                if self.on_bad_image == "error":
+                    raise
+                self.num_bad += 1
+                warnings.warn(f"skipping undecodable image ({self.num_bad} so far in this "
+                              f"worker): {err}", stacklevel=2)
+        raise BadImageError(f"no image under {self.root} can be decoded")
+
+    def _load(self, i: int) -> dict[str, Any]:
         sar, optical = self.entries[i]
         sample: dict[str, Any] = {
             "image": to_tensor(read_image(sar), self.in_chans, self.img_size),

@@ -18,16 +18,21 @@ class PretrainDataModule(L.LightningDataModule):
     Args:
         data_root: folder with ``paired.json`` / ``unpaired.json`` (SAR-1M layout), or None.
         scenes: GeoTIFF files or folders to sample chips from (``scene_chips`` per epoch).
+        scene_optical: co-registered optical GeoTIFFs for SARC on scenes (chips are drawn where
+            both exist).
         batch_size: per-device batch size.
         on_missing: ``skip`` index entries whose files are missing (counted warning) or
             ``error``.
+        on_bad_image: ``error`` on an image that fails to decode (naming it) or ``skip`` it
+            (counted warning; the next image takes its place).
     """
 
     def __init__(self, data_root: str | None = None, scenes: Sequence[str] | None = None,
                  index_files: Sequence[str] = ("paired.json", "unpaired.json"),
                  img_size: int = 224, in_chans: int = 3, batch_size: int = 64,
                  num_workers: int = 0, seed: int = 0, scene_chips: int = 1000,
-                 scene_glob: str = "*.tif", on_missing: str = "skip") -> None:
+                 scene_glob: str = "*.tif", scene_optical: Sequence[str] | None = None,
+                 on_missing: str = "skip", on_bad_image: str = "error") -> None:
         super().__init__()
         if data_root is None and not scenes:
             raise ValueError("give data_root (SAR-1M index files) and/or scenes (GeoTIFFs)")
@@ -42,10 +47,11 @@ class PretrainDataModule(L.LightningDataModule):
         parts: list[Dataset] = []
         if hp.data_root is not None:
             parts.append(SARImageIndex(hp.data_root, hp.index_files, hp.img_size, hp.in_chans,
-                                       hp.on_missing))
+                                       hp.on_missing, hp.on_bad_image))
         if hp.scenes:
             parts.append(SceneChips(hp.scenes, hp.img_size, hp.scene_chips, hp.seed,
-                                    hp.in_chans, glob=hp.scene_glob))
+                                    hp.in_chans, glob=hp.scene_glob,
+                                    optical=hp.scene_optical or None))
         self.dataset = parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
     def train_dataloader(self) -> ResumableDataLoader:

@@ -130,3 +130,41 @@ def test_datamodule_batches_index_and_scenes_together(tmp_path):
     assert batch["image"].shape == (4, 3, 32, 32) and batch["paired"].dtype == torch.bool
     with pytest.raises(ValueError, match="data_root.*scenes"):
         PretrainDataModule()
+
+
+def test_undecodable_images_fail_by_name_or_are_skipped_and_counted(tmp_path):
+    make_index(tmp_path)
+    (tmp_path / "SAR" / "u0.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    strict = SARImageIndex(tmp_path, img_size=32)
+    with pytest.raises(BadImageError, match="u0.png"):
+        strict[3]
+    lenient = SARImageIndex(tmp_path, img_size=32, on_bad_image="skip")
+    with pytest.warns(UserWarning, match="skipping undecodable image.*u0.png"):
+        sample = lenient[3]
+    assert sample["path"].endswith("u1.png") and lenient.num_bad == 1
+
+
+def test_scene_chips_pair_with_co_registered_optical_rasters(tmp_path):
+    (tmp_path / "sar").mkdir()
+    write_scene(tmp_path / "sar" / "s.tif", size=200)  # x 400000..402000
+    (tmp_path / "opt").mkdir()
+    rgb = np.full((3, 60, 50), 2500, dtype=np.uint16)  # 20 m pixels over the east half
+    with rasterio.open(tmp_path / "opt" / "rgb.tif", "w", driver="GTiff", width=50, height=60,
+                       count=3, dtype="uint16", crs="EPSG:32633",
+                       transform=from_origin(401_000.0, 5_600_000.0, 20.0, 20.0)) as dst:
+        dst.write(rgb)
+    chips = SceneChips(tmp_path / "sar", size=32, length=6, optical=tmp_path / "opt")
+    for query in chips.queries:  # only where both exist
+        assert query[0].start >= 401_000.0 - 1e-6
+    sample = chips[0]
+    assert sample["paired"] and sample["optical"].shape == (3, 32, 32)
+    torch.testing.assert_close(sample["optical"], torch.full((3, 32, 32), 0.25))
+    assert sample["image"].shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="do not overlap"):
+        far = tmp_path / "far"
+        far.mkdir()
+        with rasterio.open(far / "rgb.tif", "w", driver="GTiff", width=10, height=10, count=3,
+                           dtype="uint16", crs="EPSG:32633",
+                           transform=from_origin(600_000.0, 5_600_000.0, 20.0, 20.0)) as dst:
+            dst.write(rgb[:, :10, :10])
+        SceneChips(tmp_path / "sar", size=32, length=2, optical=far)
