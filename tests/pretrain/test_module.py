@@ -176,3 +176,30 @@ def test_ddp_on_two_cpu_processes_shards_the_data(tmp_path, recorder):
     t.fit(tiny_module(), datamodule=TinyData())  # a failed check in a rank raises here
     ckpt = torch.load(tmp_path / "step=3.ckpt", weights_only=False)
     assert ckpt["global_step"] == 3 and t.world_size == 2
+
+
+def test_sare_noises_the_input_but_the_target_stays_clean(monkeypatch):
+    module = tiny_module(noise_ratio=1.0, noise_min=0.5, noise_max=0.5)
+    seen = {}
+
+    def spy(images, target=None, **kw):
+        seen["input"], seen["target"] = images, target
+        raise StopIteration
+
+    monkeypatch.setattr(module.model, "forward", spy)
+    clean = torch.stack([SpeckledBlobs()[i]["image"] for i in range(4)])
+    with pytest.raises(StopIteration):
+        module.compute_losses({"image": clean}, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(seen["target"], module.normalize(clean))  # clean target
+    assert not torch.allclose(seen["input"], seen["target"])  # speckled input
+
+
+def test_encoder_initialises_from_an_mae_imagenet_checkpoint(tmp_path):
+    """mae_pretrain_vit_base.pth's layout: {'model': encoder keys}, no decoder."""
+    torch.manual_seed(3)
+    source = create_vit("tiny", img_size=32, patch_size=8)
+    mae_layout = {k: v for k, v in source.state_dict().items() if not k.startswith("head")}
+    torch.save({"model": mae_layout}, tmp_path / "mae_pretrain_vit_tiny.pth")
+    module = tiny_module(init_checkpoint=str(tmp_path / "mae_pretrain_vit_tiny.pth"))
+    for key in ("patch_embed.proj.weight", "blocks.7.mlp.fc1.weight", "norm.bias"):
+        torch.testing.assert_close(module.model.encoder.state_dict()[key], mae_layout[key])
