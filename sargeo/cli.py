@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     simulate.add_simulate_arguments(p)
     p.set_defaults(func=simulate.run_simulate)
+    from sargeo import convert
+
+    p = sub.add_parser("convert", help="convert a SARMAE/MAE checkpoint for timm, torchgeo, "
+                       "mmdet, mmseg or mmrotate", description=convert.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    convert.add_arguments(p)
+    p.set_defaults(func=convert.run)
     p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
                        "published SARMAE layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")

@@ -39,6 +39,11 @@ def test_pretrain_command_runs_checkpoints_and_exports(tmp_path):
     module = SARMAEPretrainModule.load_from_checkpoint(last, weights_only=False)
     x = torch.rand(1, 3, 64, 64)
     torch.testing.assert_close(vit.forward_features(x), module.model.encoder.forward_features(x))
+    # the Lightning checkpoint converts straight to a timm file too
+    assert main(["convert", str(last), "--to", "timm", str(tmp_path / "timm.pth")]) == 0
+    plain = create_vit("tiny", img_size=64)
+    plain.load_state_dict(torch.load(tmp_path / "timm.pth", weights_only=True), strict=False)
+    torch.testing.assert_close(plain.forward_features(x), vit.forward_features(x))
 
 
 @pytest.mark.slow
