@@ -40,6 +40,50 @@ def _cmd_pretrain_export(args: argparse.Namespace) -> int:
     return export_checkpoint(args.checkpoint, args.out)
 
 
+MM_HELP = ("Thin wrappers over mmengine's Runner, with the options of OpenMMLab's tools/ "
+           "scripts: --work-dir, --resume [CKPT], --cfg-options key=value ..., --launcher "
+           "(pytorch under torchrun).")
+
+
+def _add_mm_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="mm_command", metavar="{train,test}", required=True)
+    for name in ("train", "test"):
+        p = sub.add_parser(name, help=f"{name} an mmdet/mmrotate/mmseg config")
+        p.add_argument("config")
+        if name == "test":
+            p.add_argument("checkpoint")
+        else:
+            p.add_argument("--resume", nargs="?", const=True, default=False,
+                           help="resume from the work dir's last checkpoint, or from CKPT")
+        p.add_argument("--work-dir")
+        p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
+                       help="override config entries, e.g. train_cfg.max_iters=10")
+        p.add_argument("--launcher", default="none",
+                       choices=["none", "pytorch", "slurm", "mpi"])
+
+
+def _cmd_mm(args: argparse.Namespace) -> int:
+    import os
+
+    from mmengine.config import DictAction
+
+    from sargeo.mm import runner
+
+    if args.launcher == "pytorch" and "LOCAL_RANK" not in os.environ:
+        raise SystemExit("--launcher pytorch expects to be started by torchrun")
+    parsed = argparse.Namespace()
+    DictAction(option_strings=["--cfg-options"], dest="opts")(None, parsed,
+                                                               args.cfg_options or [])
+    options = parsed.opts or {}
+    if args.mm_command == "train":
+        runner.train(args.config, work_dir=args.work_dir, resume=args.resume,
+                     cfg_options=options, launcher=args.launcher)
+    else:
+        runner.test(args.config, args.checkpoint, work_dir=args.work_dir, cfg_options=options,
+                    launcher=args.launcher)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sargeo",
@@ -71,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     simulate.add_simulate_arguments(p)
     p.set_defaults(func=simulate.run_simulate)
+    p = sub.add_parser("mm", help="train or test an OpenMMLab (mmdet, mmrotate, mmseg) config "
+                       "with mmengine's Runner", description=MM_HELP)
+    _add_mm_arguments(p)
+    p.set_defaults(func=_cmd_mm)
     from sargeo import convert
 
     p = sub.add_parser("convert", help="convert a SARMAE/MAE checkpoint for timm, torchgeo, "
