@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "with mmengine's Runner", description=MM_HELP)
     _add_mm_arguments(p)
     p.set_defaults(func=_cmd_mm)
+    from sargeo import finetune
+
+    p = sub.add_parser("finetune", help="fine-tune a SARMAE ViT classifier (FUSAR-Ship, MSTAR, "
+                       "SAR-ACD, class folders) with the published protocol",
+                       description=finetune.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    finetune.add_arguments(p)
+    p.set_defaults(func=finetune.run)
     from sargeo import convert
 
     p = sub.add_parser("convert", help="convert a SARMAE/MAE checkpoint for timm, torchgeo, "
