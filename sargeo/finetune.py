@@ -113,7 +113,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
             for g in optimizer.param_groups:
                 g["lr"] = lr * factor * g["lr_scale"]
             loss = criterion(model(x), y)
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

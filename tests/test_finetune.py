@@ -42,13 +42,13 @@ def write_shapes(root, n=24, size=32):
 @pytest.mark.slow
 def test_tiny_finetune_beats_chance_and_reports_mean_and_std(tmp_path):
     write_shapes(tmp_path / "data")
-    cfg = FinetuneConfig(size="tiny", img_size=32, epochs=12, batch_size=8, blr=0.05,
-                         warmup_epochs=1, drop_path=0.0)
+    cfg = FinetuneConfig(size="tiny", img_size=32, epochs=15, batch_size=4, blr=0.005,
+                         warmup_epochs=1, drop_path=0.0, layer_decay=0.9)
     result = finetune(tmp_path / "data", "10shot", runs=2, cfg=cfg, progress=False)
     assert len(result["runs"]) == 2
-    assert result["best_top1"]["mean"] > 60.0  # chance is 33 %
+    assert result["best_top1"]["mean"] > 60.0  # chance is 33 %; measured 75 +- 1.7
     assert result["best_top1"]["std"] >= 0.0
-    assert all(len(r["history"]) == 12 for r in result["runs"])
+    assert all(len(r["history"]) == 15 for r in result["runs"])
 
 
 @pytest.mark.slow
