@@ -27,6 +27,7 @@ class FinetuneConfig:
 
     size: str = "base"
     img_size: int = 224
+    patch_size: int = 16
     epochs: int = 30
     batch_size: int = 8
     blr: float = 1e-3
@@ -54,7 +55,8 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
 
     from sargeo.models.vit import create_vit, load_encoder_weights
 
-    model = create_vit(cfg.size, img_size=cfg.img_size, num_classes=num_classes,
+    model = create_vit(cfg.size, img_size=cfg.img_size, patch_size=cfg.patch_size,
+                       num_classes=num_classes,
                        global_pool="avg", drop_path_rate=cfg.drop_path)
     if checkpoint:
         from sargeo.models.weights import resolve_checkpoint
