@@ -116,11 +116,14 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         parts = [f"missing={self.missing}", f"unexpected={self.unexpected}"]
         if self.adapted:
             parts.append(f"adapted={self.adapted}")
+        if self.dropped:
+            parts.append(f"dropped={self.dropped}")
         return "LoadReport(" + ", ".join(parts) + ")"
 
 
@@ -179,6 +182,12 @@ def load_encoder_weights(model: VisionTransformer, checkpoint: Mapping[str, Any]
         checkpoint = read_checkpoint(checkpoint, allow_pickle=allow_pickle)
     report = LoadReport()
     state = fit_encoder_state_dict(encoder_state_dict(checkpoint), model, report)
+    own = model.state_dict()
+    for key in [k for k in state if k.startswith("norm.") and k not in own]:
+        # global average pooling: timm replaces the final norm by fc_norm (as MAE fine-tuning,
+        # which drops the pretrained norm and trains fc_norm from scratch)
+        report.dropped.append(key)
+        del state[key]
     result = model.load_state_dict(state, strict=False)
     report.missing, report.unexpected = list(result.missing_keys), list(result.unexpected_keys)
     allowed_missing = ("head.", "fc_norm.", "norm.")

@@ -114,3 +114,10 @@ def test_files_are_read_safely(tmp_path):
 
 class Arbitrary:
     """Stands for any pickled object a downloaded file could carry."""
+
+
+def test_average_pooled_classifier_drops_the_final_norm_as_mae_finetuning():
+    vit = create_vit("tiny", img_size=64, num_classes=5, global_pool="avg")
+    report = load_encoder_weights(vit, published_layout(pretrained_tiny()))
+    assert report.dropped == ["norm.weight", "norm.bias"]
+    assert "fc_norm.weight" in report.missing  # trained from scratch
