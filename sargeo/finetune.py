@@ -38,6 +38,7 @@ class FinetuneConfig:
     drop_path: float = 0.1
     label_smoothing: float = 0.1
     num_workers: int = 0
+    eval_limit: int = 0  #: evaluate on a stratified subset of this many test images (0 = all)
 
 
 @dataclass
@@ -128,6 +129,16 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
     return RunResult(seed, history[-1], max(history), history)
 
 
+def subsample(dataset, limit: int, seed: int):
+    """A class-stratified subset of about ``limit`` images, the same for the same seed."""
+    from sargeo.datasets.classification import ImageList, Split, split_indices
+
+    keep, _ = split_indices(dataset.labels, Split("percent", 100 * limit / len(dataset)),
+                            seed + 10_000)
+    return ImageList([dataset.files[i] for i in keep], [dataset.labels[i] for i in keep],
+                     dataset.img_size, dataset.in_chans)
+
+
 def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs: int = 5,
              checkpoint: str | None = None, cfg: FinetuneConfig | None = None,
              progress: bool = True) -> dict:
@@ -143,6 +154,8 @@ def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs
     for seed in range(runs):
         train_set, test_set, classes = load_classification(data_root, split, seed,
                                                            cfg.img_size)
+        if cfg.eval_limit and len(test_set) > cfg.eval_limit:
+            test_set = subsample(test_set, cfg.eval_limit, seed)
         if progress:
             print(f"run {seed + 1}/{runs}: {len(train_set)} train / {len(test_set)} test "
                   f"images, {len(classes)} classes", flush=True)

@@ -59,3 +59,14 @@ def test_finetune_command_writes_json(tmp_path, capsys):
                  "--runs", "1", "--size", "tiny", "--img-size", "32", "--epochs", "1",
                  "--batch-size", "4", "--out", str(out), "--quiet"]) == 0
     assert "top-1 best" in capsys.readouterr().out and out.is_file()
+
+
+def test_evaluation_subset_is_stratified_and_deterministic(tmp_path):
+    from sargeo.datasets.classification import load_classification
+    from sargeo.finetune import subsample
+
+    write_shapes(tmp_path / "data", n=30)
+    _, test, _ = load_classification(tmp_path / "data", "5shot")
+    a, b = subsample(test, 30, seed=1), subsample(test, 30, seed=1)
+    assert a.files == b.files and len(a) == 30
+    assert sorted(a.labels) == [0] * 10 + [1] * 10 + [2] * 10
