@@ -1,6 +1,19 @@
-"""OpenMMLab adapters (mmdet, mmrotate, mmseg). Importing this package applies
-:mod:`sargeo.mm.compat`; ``import sargeo`` alone never imports OpenMMLab."""
+"""OpenMMLab adapters (mmdet, mmrotate, mmseg): the ``SARMAEViT`` backbone, the
+``SimpleFeaturePyramid`` neck, the ``SARMAELayerDecayConstructor`` optimizer constructor, the
+``SARNormalize`` pipeline transform and the torchgeo bridge datasets, all registered in
+mmengine's root registries so configs of all three packages can name them.
+
+Importing this package applies :mod:`sargeo.mm.compat`; ``import sargeo`` alone never imports
+OpenMMLab.
+"""
 
 from sargeo.mm import compat
 
 compat.apply()
+
+from sargeo.mm.backbone import SARMAEViT  # noqa: E402
+from sargeo.mm.layer_decay import SARMAELayerDecayConstructor  # noqa: E402
+from sargeo.mm.neck import SimpleFeaturePyramid  # noqa: E402
+from sargeo.mm.transforms import SARNormalize  # noqa: E402
+
+__all__ = ["SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize", "SimpleFeaturePyramid"]

@@ -129,7 +129,8 @@ class LoadReport:
 
 def _describe(state: Mapping[str, torch.Tensor]) -> str:
     depth = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("blocks.")), default=-1)
-    dim = state["cls_token"].shape[-1] if "cls_token" in state else "?"
+    key = "patch_embed.proj.weight"
+    dim = state[key].shape[0] if key in state else "?"
     return f"embed dim {dim}, {depth} blocks"
 
 

@@ -1,0 +1,51 @@
+# SARDet-100K (Li et al., NeurIPS 2024, "SARDet-100K: Towards Open-Source Benchmark and ToolKit
+# for Large-Scale SAR Object Detection"): 116,598 images from 10 SAR datasets, six classes, COCO
+# annotations. Layout as distributed:
+#   Annotations/{train,val,test}.json, JPEGImages/{train,val,test}/*
+# Input 1024 x 1024 (ratio kept, padded), random flip: the published SARMAE SARDet-100k config.
+dataset_type = 'CocoDataset'
+data_root = 'data/SARDet_100K/'
+metainfo = dict(classes=('ship', 'aircraft', 'car', 'tank', 'bridge', 'harbor'))
+img_scale = (1024, 1024)
+backend_args = None
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Pad', size=img_scale, pad_val=dict(img=(114, 114, 114))),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='Pad', size=img_scale, pad_val=dict(img=(114, 114, 114))),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 ann_file='Annotations/train.json', data_prefix=dict(img='JPEGImages/train/'),
+                 filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=train_pipeline,
+                 backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 ann_file='Annotations/val.json', data_prefix=dict(img='JPEGImages/val/'),
+                 test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 ann_file='Annotations/test.json', data_prefix=dict(img='JPEGImages/test/'),
+                 test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
+# COCO box AP (mAP@[.5:.95]), class-wise, as reported in the paper's Table 2
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'Annotations/val.json',
+                     metric='bbox', classwise=True, backend_args=backend_args)
+test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'Annotations/test.json',
+                      metric='bbox', classwise=True, backend_args=backend_args)

@@ -1,0 +1,141 @@
+"""``sargeo infer``: run a trained model or a baseline over whole scenes.
+
+Examples::
+
+    sargeo infer S1_scene.tif --config det.py --checkpoint det.pth --out results/
+    sargeo infer scenes/ 'more/**/*.tif' --baseline cfar --rotated --out ships/ --geojson
+    sargeo infer scene.tif --baseline water --out water/ --probs --preview water/
+    torchrun --nproc-per-node 4 -m sargeo infer scenes/ --config ... --out results/ --resume
+
+Detections go to ``OUT/NAME.gpkg`` (layer ``detections``, scene CRS), masks to
+``OUT/NAME_mask.tif`` (Cloud-Optimized GeoTIFF of class ids, nodata 255). Existing outputs are
+refused unless ``--overwrite``; ``--resume`` continues interrupted scenes and skips finished
+ones. Under torchrun each rank takes every WORLD_SIZE-th scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``sargeo infer`` on ``parser``."""
+    parser.add_argument("scenes", nargs="+", help="GeoTIFF scenes, folders of *.tif, or glob "
+                        "patterns (quote them; ** recurses)")
+    model = parser.add_argument_group("model (--config and --checkpoint, or --baseline)")
+    model.add_argument("--config", help="OpenMMLab config (.py) of the trained model")
+    model.add_argument("--checkpoint", help="checkpoint (.pth) of the trained model")
+    model.add_argument("--baseline", choices=("cfar", "water"),
+                       help="no network: CFAR ship detection or threshold water segmentation")
+    model.add_argument("--rotated", action="store_true",
+                       help="--baseline cfar: oriented boxes instead of horizontal ones")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output folder (or, for one scene, the output file)")
+    parser.add_argument("--tile", type=int, help="window size in pixels (default: the model's)")
+    parser.add_argument("--overlap", type=int,
+                        help="window overlap in pixels (default: the model's, else tile/8); "
+                        "make it larger than the largest object")
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument("--score-thr", type=float, default=0.3,
+                        help="drop detections scoring less (default 0.3)")
+    parser.add_argument("--nms-iou", type=float, default=0.5,
+                        help="IoU above which detections of a class are merged (default 0.5)")
+    parser.add_argument("--bands", type=int, nargs="+", metavar="N",
+                        help="1-based bands to read (default: all)")
+    parser.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK if available, "
+                        "else cpu)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted scenes, skip finished ones")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-scene "
+                        "lines")
+    parser.add_argument("--preview", type=Path,
+                        help="also write quick-look PNGs: a folder, or a .png for one scene")
+    parser.add_argument("--geojson", action="store_true",
+                        help="also write detections as GeoJSON (EPSG:4326)")
+    parser.add_argument("--probs", action="store_true",
+                        help="also write per-class probabilities (segmentation) as a COG")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="go on with the other scenes when one fails (exit status 1)")
+
+
+def default_device() -> str:
+    """``cuda:LOCAL_RANK`` when CUDA is available (torchrun sets LOCAL_RANK), else ``cpu``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return "cpu"
+
+
+def build_predictor(args: argparse.Namespace):
+    """The predictor the arguments ask for."""
+    device = args.device or default_device()
+    if args.config or args.checkpoint:
+        if args.baseline:
+            raise ValueError("give either --config/--checkpoint or --baseline, not both")
+        if not (args.config and args.checkpoint):
+            raise ValueError("--config and --checkpoint go together")
+        from sargeo.inference.mm_predictor import load_predictor
+
+        return load_predictor(args.config, args.checkpoint, device=device)
+    from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
+
+    common = {"device": device}
+    if args.tile:
+        common["tile_size"] = args.tile
+    if args.baseline == "cfar":
+        return CFARShipDetector(rotated=args.rotated, **common)
+    if args.baseline == "water":
+        return ThresholdWaterSegmenter(**common)
+    raise ValueError("give a model: --config CONFIG --checkpoint CKPT, or --baseline cfar|water")
+
+
+def run_infer(args: argparse.Namespace) -> int:
+    """Run ``sargeo infer``; 0 on success, 1 when a scene failed (--keep-going), 2 on a usage
+    or input error."""
+    from sargeo.inference.engine import predict_scenes
+
+    prog = "sargeo infer"
+    try:
+        predictor = build_predictor(args)
+        results = predict_scenes(
+            args.scenes, predictor, args.out, tile=args.tile, overlap=args.overlap,
+            batch_size=args.batch_size, score_thr=args.score_thr, nms_iou=args.nms_iou,
+            bands=args.bands, overwrite=args.overwrite, resume=args.resume,
+            preview=args.preview, progress=not args.quiet, geojson=args.geojson,
+            save_probs=args.probs, keep_going=args.keep_going)
+    except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    done = [r for r in results if r.status == "done"]
+    skipped = [r for r in results if r.status == "skipped"]
+    failed = [r for r in results if r.status == "failed"]
+    if not args.quiet:
+        for r in results:
+            if r.status == "failed":
+                print(f"  {r.scene.name}: FAILED: {r.error}", file=sys.stderr)
+                continue
+            main = r.outputs.get("detections") or r.outputs.get("mask")
+            what = f"{r.n_objects} object(s)" if r.n_objects is not None else r.task
+            if r.status == "skipped":
+                print(f"  {r.scene.name}: skipped, {main} exists")
+            else:
+                extra = f", resumed after {r.n_resumed} window(s)" if r.n_resumed else ""
+                print(f"  {r.scene.name}: {what} in {r.n_windows} window(s) "
+                      f"({r.n_nodata} nodata-only){extra}, {r.seconds:.1f} s -> "
+                      + ", ".join(str(p) for p in r.outputs.values()))
+    else:
+        for r in failed:
+            print(f"  {r.scene.name}: FAILED: {r.error}", file=sys.stderr)
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = f" (rank {os.environ.get('RANK', 0)}/{world})" if world > 1 else ""
+    objects = sum(r.n_objects or 0 for r in done)
+    print(f"{prog}{rank}: {len(results)} scene(s): {len(done)} done, {len(skipped)} skipped "
+          f"(finished), {len(failed)} failed"
+          + (f"; {objects} object(s)" if predictor.task != "segmentation" else "")
+          + f"; outputs in {args.out}")
+    return 1 if failed else 0

@@ -1,0 +1,135 @@
+"""An OpenMMLab detector, rotated detector or segmenter as a tiled-inference predictor.
+
+:func:`load_predictor` builds the model from its config, loads the trained checkpoint (strictly:
+keys that do not match the config are an error naming the file), and takes everything it needs
+from the config rather than from the user: the task (mmdet / mmrotate / mmseg), the class names,
+the input channels, the tile size and, above all, the input normalisation, which is the
+config's own ``SARNormalize`` step (:mod:`sargeo.mm.transforms`), the same one training used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sargeo.models.vit import CheckpointError
+
+
+def _find_transform(pipeline: list[dict], name: str) -> dict | None:
+    for step in pipeline or []:
+        if str(step.get("type", "")).split(".")[-1] == name:
+            return dict(step)
+    return None
+
+
+def _test_dataset_cfg(cfg: Any) -> dict:
+    for key in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        loader = cfg.get(key)
+        if loader and "dataset" in loader:
+            return loader["dataset"]
+    return {}
+
+
+class MMPredictor:
+    """Runs a built OpenMMLab model on batches of raw scene tiles (see module docstring)."""
+
+    def __init__(self, model: torch.nn.Module, cfg: Any, *, task: str,
+                 classes: tuple[str, ...], in_channels: int, tile_size: int,
+                 normalize: dict, device: str = "cpu") -> None:
+        self.model, self.cfg = model.eval().to(device), cfg
+        self.task, self.classes = task, classes
+        self.in_channels, self.tile_size = in_channels, tile_size
+        self.normalize, self.device = normalize, device
+
+    def _samples(self, batch: int, h: int, w: int) -> list:
+        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                    scale_factor=(1.0, 1.0), batch_input_shape=(h, w))
+        if self.task == "segmentation":
+            from mmseg.structures import SegDataSample
+
+            sample_cls = SegDataSample
+        else:
+            from mmdet.structures import DetDataSample
+
+            sample_cls = DetDataSample
+        return [sample_cls(metainfo=dict(meta)) for _ in range(batch)]
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, valid: torch.Tensor | None = None) -> list[dict]:
+        """``images``: (B, C, H, W) raw scene values -> per image ``boxes``/``rboxes``,
+        ``scores``, ``labels`` (detection) or ``probs`` (K, H, W) (segmentation)."""
+        from sargeo.mm.transforms import normalize_sar
+
+        if images.shape[1] != self.in_channels:
+            raise ValueError(f"the model expects {self.in_channels} bands, the scene has "
+                             f"{images.shape[1]}")
+        x = normalize_sar(images.cpu().numpy(), channel_axis=1, **self.normalize)
+        inputs = [t for t in torch.from_numpy(np.ascontiguousarray(x))]
+        b, _, h, w = images.shape
+        data = self.model.data_preprocessor(
+            {"inputs": inputs, "data_samples": self._samples(b, h, w)}, False)
+        results = self.model(data["inputs"], data["data_samples"], mode="predict")
+        out = []
+        for result in results:
+            if self.task == "segmentation":
+                logits = result.seg_logits.data[:, :h, :w]
+                out.append({"probs": logits.softmax(0).float().cpu()})
+                continue
+            pred = result.pred_instances
+            boxes = pred.bboxes
+            boxes = getattr(boxes, "tensor", boxes).float().cpu()
+            key = "rboxes" if self.task == "rotated_detection" else "boxes"
+            out.append({key: boxes, "scores": pred.scores.float().cpu(),
+                        "labels": pred.labels.long().cpu()})
+        return out
+
+
+def load_predictor(config: str | Path, checkpoint: str | Path | None,
+                   device: str = "cpu") -> MMPredictor:
+    """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
+    train``) and wrap it for tiled inference."""
+    from mmengine.registry import MODELS, init_default_scope
+
+    from sargeo.mm.runner import load_config
+    from sargeo.models.vit import read_checkpoint
+
+    cfg = load_config(config)
+    init_default_scope(cfg.get("default_scope", "mmdet"))
+    dataset = _test_dataset_cfg(cfg)
+    pipeline = dataset.get("pipeline") or cfg.get("test_pipeline") or []
+    norm = _find_transform(pipeline, "SARNormalize")
+    if norm is None:
+        raise ValueError(f"{config}: its test pipeline has no SARNormalize step, so sargeo "
+                         "cannot normalise scene pixels as in training; use a scene config "
+                         "(e.g. configs/mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py)")
+    norm.pop("type")
+    backbone = cfg.model.backbone
+    backbone.pretrained = None  # the trained checkpoint holds the backbone too
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        state = read_checkpoint(checkpoint)
+        state = state.get("state_dict", state)
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+        result = model.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise CheckpointError(
+                f"{checkpoint} does not match {config}: missing "
+                f"{result.missing_keys[:8]}{'...' if len(result.missing_keys) > 8 else ''}, "
+                f"unexpected {result.unexpected_keys[:8]}")
+    scope = cfg.get("default_scope", "mmdet")
+    if scope == "mmseg" or "decode_head" in cfg.model:
+        task = "segmentation"
+    elif scope == "mmrotate":
+        task = "rotated_detection"
+    else:
+        task = "detection"
+    classes = tuple(dataset.get("classes") or dataset.get("metainfo", {}).get("classes") or ())
+    if not classes:
+        raise ValueError(f"{config}: no class names in its test dataset (classes / metainfo)")
+    tile = int(dataset.get("tile_size") or backbone.get("img_size", 512))
+    return MMPredictor(model, cfg, task=task, classes=classes,
+                       in_channels=int(backbone.get("in_channels", 3)), tile_size=tile,
+                       normalize=norm, device=device)

@@ -1,0 +1,286 @@
+"""Scene validation and a prefetching windowed reader.
+
+:func:`open_scene` checks once, before any compute, that a scene can be used: it opens, it has a
+CRS and a geotransform (raw Sentinel-1 GRD measurement TIFFs carry only GCPs: georeference them
+first with :func:`sargeo.datasets.sentinel1.georeference_grd`), and it has the band count the
+predictor expects. It also guesses the units of the values (linear power, decibels, or integer
+amplitude) from the data type, the tags and a small decimated read, for predictors that care.
+
+:class:`PrefetchReader` reads windows with rasterio on a background thread, a few batches ahead
+of the consumer, so reading overlaps with compute and writing. Only ``prefetch`` batches are ever
+queued: memory depends on tile and batch size, not on the scene. Each batch holds float32 images
+``(B, C, tile, tile)`` (raw scene values, 0 where invalid or padded), a validity mask
+``(B, tile, tile)`` (False at nodata, NaN/inf and padding) and the windows. Windows without a
+single valid pixel are skipped and counted; each batch says up to which planned window the reader
+has got (``upto``), skipped windows included, so a consumer can tell which rows are finished.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import re
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+UNITS = ("linear", "db", "amplitude")
+
+
+class SceneError(ValueError):
+    """A scene cannot be used as given; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What the engine and the predictors need to know about a scene."""
+
+    path: Path
+    width: int
+    height: int
+    count: int  #: bands read (after band selection)
+    bands: tuple[int, ...]  #: 1-based band indices read
+    dtype: str
+    crs: Any  #: rasterio CRS
+    transform: Affine
+    nodata: tuple[float | None, ...]  #: per band read
+    descriptions: tuple[str, ...]  #: band descriptions ("" where unset)
+    units: str  #: "linear" (power), "db" or "amplitude" (integer DN); a guess, see open_scene
+    per_dataset_mask: bool = False  #: the file has an internal mask band (honoured as nodata)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _guess_units(src: rasterio.DatasetReader, band: int, nodata: float | None,
+                 tags: dict[str, str]) -> str:
+    """``amplitude`` for integer data; ``db`` when the tags say so or when more than 5 % of the
+    valid values of a decimated read are negative (power and amplitude never are); else
+    ``linear``."""
+    if np.issubdtype(np.dtype(src.dtypes[band - 1]), np.integer):
+        return "amplitude"
+    text = " ".join(f"{k}={v}" for k, v in tags.items()).lower()
+    if re.search(r"\bdb\b|decibel", text):
+        return "db"
+    if re.search(r"\blinear\b|\bpower\b", text):
+        return "linear"
+    scale = max(1, math.ceil(max(src.height, src.width) / 256))
+    shape = (max(1, src.height // scale), max(1, src.width // scale))
+    sample = src.read(band, out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
+    ok = np.isfinite(sample)
+    if nodata is not None and not math.isnan(nodata):
+        ok &= sample != nodata
+    values = sample[ok]
+    if values.size and np.mean(values < 0) > 0.05:
+        return "db"
+    return "linear"
+
+
+def open_scene(path: str | Path, *, in_channels: int | None = None,
+               bands: Sequence[int] | None = None) -> SceneInfo:
+    """Check a scene and describe it.
+
+    Args:
+        path: a GeoTIFF (or any raster GDAL reads) with a CRS and a geotransform.
+        in_channels: band count the predictor expects (None: any).
+        bands: 1-based band indices to read, in order (default: all bands).
+
+    Raises:
+        SceneError: unreadable file, no CRS, no geotransform, unknown band, or a band count the
+            predictor does not expect. The message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SceneError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():  # no geotransform: our own error below says it
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(path)
+    except Exception as err:  # rasterio raises RasterioIOError, CPLE_* ...
+        raise SceneError(f"{path}: cannot open as a raster ({err})") from err
+    with src:
+        if src.crs is None:
+            raise SceneError(f"{path}: the scene has no CRS; assign one (e.g. gdal_edit.py "
+                             "-a_srs) before inference")
+        if src.transform == Affine.identity():
+            hint = (" (it has ground control points only: georeference it first with "
+                    "sargeo.datasets.sentinel1.georeference_grd)") if src.gcps[0] else ""
+            raise SceneError(f"{path}: the scene has no geotransform{hint}")
+        if bands is None:
+            bands = tuple(range(1, src.count + 1))
+        bands = tuple(int(b) for b in bands)
+        bad = [b for b in bands if not 1 <= b <= src.count]
+        if bad or not bands:
+            raise SceneError(f"{path}: band(s) {bad or list(bands)} do not exist; the scene has "
+                             f"{src.count} band(s), numbered from 1")
+        if in_channels is not None and len(bands) != in_channels:
+            raise SceneError(f"{path}: {len(bands)} band(s) {list(bands)} would be read but the "
+                             f"predictor expects {in_channels}; choose bands (bands=... / "
+                             "--bands)")
+        dtypes = {src.dtypes[b - 1] for b in bands}
+        if len(dtypes) > 1:
+            raise SceneError(f"{path}: bands {list(bands)} have different data types {dtypes}")
+        nodata = tuple(src.nodatavals[b - 1] for b in bands)
+        tags = {str(k): str(v) for k, v in src.tags().items()}
+        try:
+            units = _guess_units(src, bands[0], nodata[0], tags)
+        except Exception as err:
+            raise SceneError(f"{path}: cannot read the scene ({err})") from err
+        per_dataset = any(MaskFlags.per_dataset in src.mask_flag_enums[b - 1]
+                          and MaskFlags.nodata not in src.mask_flag_enums[b - 1]
+                          for b in bands)
+        return SceneInfo(path=path, width=src.width, height=src.height, count=len(bands),
+                         bands=bands, dtype=next(iter(dtypes)), crs=src.crs,
+                         transform=src.transform, nodata=nodata,
+                         descriptions=tuple((src.descriptions[b - 1] or "") for b in bands),
+                         units=units, per_dataset_mask=per_dataset, tags=tags)
+
+
+def read_window(src: rasterio.DatasetReader, info: SceneInfo, window: Window,
+                tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """One window as float32 ``(C, tile, tile)`` (0 where invalid or padded) and its validity
+    ``(tile, tile)``: False at nodata, NaN/inf, the internal mask and padding."""
+    h, w = int(window.height), int(window.width)
+    data = src.read(list(info.bands), window=window, out_dtype="float32")
+    valid = np.isfinite(data).all(axis=0)
+    for band, nd in enumerate(info.nodata):
+        if nd is not None and not math.isnan(nd):
+            valid &= data[band] != np.float32(nd)
+    if info.per_dataset_mask:
+        valid &= src.read_masks(info.bands[0], window=window) > 0
+    data[:, ~valid] = 0.0
+    if (h, w) == (tile, tile):
+        return data, valid
+    images = np.zeros((info.count, tile, tile), dtype=np.float32)
+    mask = np.zeros((tile, tile), dtype=bool)
+    images[:, :h, :w] = data
+    mask[:h, :w] = valid
+    return images, mask
+
+
+@dataclass
+class Batch:
+    """Up to ``batch_size`` windows with at least one valid pixel."""
+
+    images: np.ndarray  #: float32 (B, C, tile, tile)
+    valid: np.ndarray  #: bool (B, tile, tile)
+    windows: list[Window]
+    indices: list[int]  #: indices of the windows in the plan
+    upto: int  #: planned windows [start, upto) have been read or skipped
+    skipped: int  #: windows skipped as nodata-only since the previous batch
+
+
+_DONE = object()
+
+
+class PrefetchReader:
+    """Iterate over batches of windows, read on a background thread.
+
+    Args:
+        info: the scene (from :func:`open_scene`).
+        windows: the plan (from :func:`~sargeo.inference.windows.plan_windows`).
+        tile: size the windows are padded to.
+        batch_size: windows per batch.
+        start: first planned window to read (windows before it were done by an earlier run).
+        prefetch: batches read ahead (the queue's bound).
+
+    Use as a context manager (or call :meth:`close`) so that the thread stops when the consumer
+    stops early. Read errors are raised in the consumer, as :class:`SceneError`.
+    """
+
+    def __init__(self, info: SceneInfo, windows: Sequence[Window], tile: int, batch_size: int,
+                 *, start: int = 0, prefetch: int = 2) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.info, self.windows, self.tile = info, list(windows), int(tile)
+        self.batch_size, self.start = int(batch_size), int(start)
+        self.n_skipped = 0  #: nodata-only windows skipped so far
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sargeo-reader", daemon=True)
+        self._started = False
+
+    # -- producer ---------------------------------------------------------------------------
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            with rasterio.open(self.info.path) as src:
+                images, valid, wins, idx, skipped = [], [], [], [], 0
+                for i in range(self.start, len(self.windows)):
+                    if self._stop.is_set():
+                        return
+                    window = self.windows[i]
+                    try:
+                        img, ok = read_window(src, self.info, window, self.tile)
+                    except Exception as err:
+                        raise SceneError(f"{self.info.path}: cannot read window "
+                                         f"(col {window.col_off}, row {window.row_off}, "
+                                         f"{window.width} x {window.height}): {err}") from err
+                    if not ok.any():
+                        skipped += 1
+                        continue
+                    images.append(img)
+                    valid.append(ok)
+                    wins.append(window)
+                    idx.append(i)
+                    if len(images) == self.batch_size:
+                        if not self._put(self._batch(images, valid, wins, idx, i + 1, skipped)):
+                            return
+                        images, valid, wins, idx, skipped = [], [], [], [], 0
+                self._put(self._batch(images, valid, wins, idx, len(self.windows), skipped))
+            self._put(_DONE)
+        except BaseException as err:  # handed to the consumer
+            self._put(err)
+
+    def _batch(self, images: list, valid: list, wins: list, idx: list, upto: int,
+               skipped: int) -> Batch:
+        c, t = self.info.count, self.tile
+        return Batch(images=np.stack(images) if images else np.zeros((0, c, t, t), np.float32),
+                     valid=np.stack(valid) if valid else np.zeros((0, t, t), bool),
+                     windows=wins, indices=idx, upto=upto, skipped=skipped)
+
+    # -- consumer ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Batch]:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.n_skipped += item.skipped
+            yield item
+
+    def close(self) -> None:
+        """Stop the thread (it finishes the window it is reading)."""
+        self._stop.set()
+        if self._started:
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> PrefetchReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,209 @@
+"""``SARMAEViT``: the SARMAE encoder as an OpenMMLab backbone for mmdet, mmrotate and mmseg.
+
+It is a plain timm ``VisionTransformer`` (``self.vit``, so parameter names stay
+``backbone.vit.blocks.<i>...`` and the weights load through the same key mapping as every other
+home of the encoder, :func:`sargeo.models.vit.load_encoder_weights`). On top of timm it adds what
+dense tasks need:
+
+- any input size: the position embedding is interpolated to the input grid at run time;
+- outputs of selected blocks as NCHW maps at stride 16 (``out_indices``);
+- optional window attention (``window_size`` > 0) in all blocks except ``global_blocks``, as
+  ViTDet does to make 1024 px inputs affordable. A whole block runs per window; since norm and
+  MLP act per token, that equals windowed attention, except that padding tokens (zeros, when the
+  grid is not a multiple of the window) enter the windows' attention, as in ViTDet's padding;
+- drop path, gradient checkpointing, frozen stages;
+- ``with_cls_token=False`` (the published det/seg backbones) drops the class token and its
+  position row when loading a checkpoint.
+
+Registered in mmengine's root ``MODELS``, so mmdet, mmrotate and mmseg configs (whose registries
+are children of the root) all build it by ``type='SARMAEViT'``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+from torch.utils.checkpoint import checkpoint as grad_checkpoint
+
+from sargeo.models.vit import (VIT_SIZES, CheckpointError, create_vit, encoder_state_dict,
+                               fit_encoder_state_dict, read_checkpoint)
+
+logger = logging.getLogger(__name__)
+
+
+def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(B, H, W, C) -> (B * nW, window * window, C), zero-padding H and W to multiples."""
+    b, h, w, c = x.shape
+    pad_h, pad_w = (-h) % window, (-w) % window
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    hp, wp = h + pad_h, w + pad_w
+    x = x.view(b, hp // window, window, wp // window, window, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, c), (hp, wp)
+
+
+def window_unpartition(x: torch.Tensor, window: int, padded: tuple[int, int],
+                       size: tuple[int, int]) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: (B * nW, window * window, C) -> (B, H, W, C)."""
+    hp, wp = padded
+    c = x.shape[-1]
+    b = x.shape[0] // ((hp // window) * (wp // window))
+    x = x.view(b, hp // window, wp // window, window, window, c)
+    x = x.permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
+    return x[:, :size[0], :size[1]]
+
+
+@MODELS.register_module()
+class SARMAEViT(BaseModule):
+    """SARMAE ViT backbone returning a tuple of (B, C, H/16, W/16) maps.
+
+    Args:
+        arch: encoder size, one of ``tiny``, ``small``, ``base``, ``large``.
+        img_size: size the position embedding is stored at (inputs of other sizes work).
+        in_channels: input channels (3 for the published benchmarks' 8-bit images, 1 or 2 for
+            Sentinel-1 VV/VH); pretrained patch embeddings are adapted to it.
+        out_indices: blocks whose outputs are returned (negative counts from the end).
+        drop_path_rate: stochastic depth, linear over blocks.
+        window_size: window attention size in tokens (0: global attention everywhere).
+        global_blocks: blocks that keep global attention when ``window_size`` > 0.
+        with_cls_token: keep the class token (as in pretraining) or drop it (published det/seg).
+        final_norm: apply the encoder's final LayerNorm to the last output.
+        frozen_stages: freeze the patch embedding and the first ``frozen_stages`` blocks
+            (-1: none, 0: embeddings only).
+        with_cp: gradient checkpointing per block (saves memory for ViT-L).
+        pretrained: checkpoint path or ``torchgeo:<Enum>.<MEMBER>`` (any SARMAE, MAE, sargeo or
+            Lightning layout; decoder and alignment keys are dropped).
+    """
+
+    def __init__(self, arch: str = "base", img_size: int | Sequence[int] = 224,
+                 patch_size: int = 16, in_channels: int = 3,
+                 out_indices: Sequence[int] = (-1,), drop_path_rate: float = 0.1,
+                 window_size: int = 0, global_blocks: Sequence[int] = (),
+                 with_cls_token: bool = False, final_norm: bool = False,
+                 frozen_stages: int = -1, with_cp: bool = False, pretrained: str | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if arch not in VIT_SIZES:
+            raise ValueError(f"SARMAEViT: unknown arch {arch!r}; choose one of {sorted(VIT_SIZES)}")
+        if window_size and with_cls_token:
+            raise ValueError("SARMAEViT: window attention needs with_cls_token=False")
+        depth = VIT_SIZES[arch]["depth"]
+        self.out_indices = tuple(i % depth for i in out_indices)
+        if any(not -depth <= i < depth for i in out_indices):
+            raise ValueError(f"SARMAEViT: out_indices {tuple(out_indices)} outside 0..{depth - 1}")
+        self.vit = create_vit(arch, img_size=img_size, patch_size=patch_size,
+                              in_chans=in_channels, drop_path_rate=drop_path_rate,
+                              dynamic_img_size=True, dynamic_img_pad=True,
+                              class_token=with_cls_token, no_embed_class=False, global_pool="")
+        self.vit.head = torch.nn.Identity()
+        self.window_size = window_size
+        self.global_blocks = {i % depth for i in global_blocks}
+        self.final_norm = final_norm
+        self.frozen_stages = frozen_stages
+        self.with_cp = with_cp
+        self.pretrained = pretrained
+        self.embed_dim = self.vit.embed_dim
+        self.num_layers = depth
+        self._freeze()
+
+    # -- weights ---------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Load ``pretrained`` (mmengine calls this after building the model)."""
+        super().init_weights()
+        if self.pretrained:
+            report = self.load_pretrained(self.pretrained)
+            logger.info("SARMAEViT loaded %s: %s", self.pretrained, report)
+
+    def load_pretrained(self, source: str | Path) -> dict[str, list[str]]:
+        """Load encoder weights from a checkpoint path or a ``torchgeo:`` weights name;
+        returns what was missing, unexpected, adapted and dropped."""
+        from sargeo.models.weights import resolve_checkpoint
+
+        path = resolve_checkpoint(str(source))
+        state = encoder_state_dict(read_checkpoint(path))
+        dropped = []
+        if not self.vit.has_class_token and "cls_token" in state:
+            dropped.append("cls_token")
+            del state["cls_token"]
+            pos = state.get("pos_embed")
+            if pos is not None and _has_extra_row(pos.shape[1]):
+                state["pos_embed"] = pos[:, 1:]
+                dropped.append("pos_embed[0] (class token row)")
+        for key in [k for k in state if k.startswith(("norm.", "fc_norm.", "head."))]:
+            if not self.final_norm or not key.startswith("norm."):
+                dropped.append(key)
+                del state[key]
+        from sargeo.models.vit import LoadReport
+
+        report = LoadReport(dropped=dropped)
+        state = fit_encoder_state_dict(state, self.vit, report)
+        result = self.vit.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if not k.startswith(("norm.", "fc_norm."))]
+        if missing or result.unexpected_keys:
+            raise CheckpointError(f"{path}: keys do not match SARMAEViT: missing {missing}, "
+                                  f"unexpected {list(result.unexpected_keys)}")
+        self._freeze()
+        return {"missing": list(result.missing_keys), "unexpected": [],
+                "adapted": report.adapted, "dropped": dropped}
+
+    def _freeze(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.vit.patch_embed, *self.vit.blocks[:self.frozen_stages]]
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+        for name in ("pos_embed", "cls_token"):
+            param = getattr(self.vit, name, None)
+            if isinstance(param, torch.nn.Parameter):
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> SARMAEViT:
+        super().train(mode)
+        self._freeze()
+        return self
+
+    # -- forward ---------------------------------------------------------------------------
+    def _run_block(self, index: int, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        block = self.vit.blocks[index]
+        windowed = self.window_size and index not in self.global_blocks
+        if windowed:
+            b, _, c = x.shape
+            x, padded = window_partition(x.view(b, *grid, c), self.window_size)
+        if self.with_cp and x.requires_grad:
+            x = grad_checkpoint(block, x, use_reentrant=False)
+        else:
+            x = block(x)
+        if windowed:
+            x = window_unpartition(x, self.window_size, padded, grid).reshape(b, -1, c)
+        return x
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        vit = self.vit
+        tokens = vit.patch_embed(x)  # (B, h, w, C) with dynamic_img_size
+        grid = tuple(tokens.shape[1:3])
+        tokens = vit.norm_pre(vit.patch_drop(vit._pos_embed(tokens)))
+        prefix = vit.num_prefix_tokens
+        outs = []
+        for i in range(len(vit.blocks)):
+            tokens = self._run_block(i, tokens, grid)
+            if i in self.out_indices:
+                out = tokens
+                if self.final_norm and i == len(vit.blocks) - 1:
+                    out = vit.norm(out)
+                out = out[:, prefix:].reshape(out.shape[0], *grid, -1)
+                outs.append(out.permute(0, 3, 1, 2).contiguous())
+        return tuple(outs)
+
+
+def _has_extra_row(rows: int) -> bool:
+    """True if ``rows`` = 1 + a square number (a position embedding with a class-token row)."""
+    side = int(round((rows - 1) ** 0.5))
+    return rows > 1 and side * side == rows - 1 and int(round(rows ** 0.5)) ** 2 != rows

@@ -1,0 +1,69 @@
+"""``SARMAELayerDecayConstructor``: layer-wise learning-rate decay for SARMAE ViT backbones in
+mmdet, mmrotate and mmseg (mmseg's own constructor only recognises class names containing
+MAE/BEiT with ``layers.<i>`` parameters; mmdet's supports ConvNeXt only).
+
+Layer ids follow :mod:`sargeo.models.layer_decay` (the published SARMAE det/seg constructor):
+patch embedding, position embedding and class token 0; backbone block ``i`` is ``i + 1``;
+everything else (neck, heads) ``L + 1``. A parameter of layer ``j`` learns at
+``lr * decay_rate ** (L + 1 - j)``, so heads keep the base lr. 1-D parameters (biases, norms),
+position embeddings and tokens get no weight decay.
+
+Config::
+
+    optim_wrapper = dict(
+        type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+        constructor='SARMAELayerDecayConstructor',
+        paramwise_cfg=dict(decay_rate=0.9))  # num_layers: read from the backbone if omitted
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mmengine.optim import DefaultOptimWrapperConstructor
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from torch import nn
+
+from sargeo.models.layer_decay import no_weight_decay, vit_layer_id
+
+logger = logging.getLogger(__name__)
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class SARMAELayerDecayConstructor(DefaultOptimWrapperConstructor):
+    """Optimizer-wrapper constructor with ViT layer-wise lr decay (see module docstring).
+
+    ``paramwise_cfg`` keys: ``decay_rate`` (required), ``num_layers`` (blocks of the backbone;
+    default: the backbone's ``num_layers``), ``prefix`` (default ``backbone.vit.``).
+    """
+
+    def add_params(self, params: list[dict], module: nn.Module, **kwargs) -> None:
+        cfg = dict(self.paramwise_cfg or {})
+        if "decay_rate" not in cfg:
+            raise ValueError("SARMAELayerDecayConstructor needs paramwise_cfg.decay_rate")
+        decay = float(cfg["decay_rate"])
+        prefix = cfg.get("prefix", "backbone.vit.")
+        num_layers = cfg.get("num_layers")
+        if num_layers is None:
+            backbone = getattr(module, "backbone", None)
+            num_layers = getattr(backbone, "num_layers", None)
+            if num_layers is None:
+                raise ValueError("SARMAELayerDecayConstructor: set paramwise_cfg.num_layers "
+                                 "(the model has no backbone.num_layers)")
+        groups: dict[tuple[int, bool], dict] = {}
+        for name, param in module.named_parameters():
+            if not param.requires_grad:
+                continue
+            layer = vit_layer_id(name, num_layers, prefix)
+            skip_wd = no_weight_decay(name, param)
+            scale = decay ** (num_layers + 1 - layer)
+            group = groups.setdefault((layer, skip_wd), {
+                "params": [], "lr": self.base_lr * scale,
+                "weight_decay": 0.0 if skip_wd else self.base_wd,
+                "lr_scale": scale, "layer_id": layer, "param_names": []})
+            group["params"].append(param)
+            group["param_names"].append(name)
+        for key in sorted(groups):
+            params.append(groups[key])
+        logger.info("layer decay %.3g over %d blocks: %d parameter groups", decay, num_layers,
+                    len(groups))

@@ -1,0 +1,91 @@
+"""Scene checks and the prefetching reader."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sargeo.inference.reader import PrefetchReader, SceneError, open_scene
+from sargeo.inference.windows import plan_windows
+from tests.inference.conftest import speckle, write_raster
+
+
+def test_scene_without_crs_or_geotransform_is_refused(tmp_path):
+    no_crs = write_raster(tmp_path / "nocrs.tif", speckle((64, 64)), crs=None)
+    with pytest.raises(SceneError, match=r"nocrs\.tif.*no CRS"):
+        open_scene(no_crs)
+    with pytest.warns(Warning):  # rasterio: NotGeoreferencedWarning
+        no_tf = write_raster(tmp_path / "notf.tif", speckle((64, 64)), transform=False)
+    with pytest.raises(SceneError, match=r"notf\.tif.*no geotransform"):
+        open_scene(no_tf)
+
+
+def test_unreadable_and_missing_scenes_are_refused(tmp_path):
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"not a tiff at all")
+    with pytest.raises(SceneError, match=r"junk\.tif.*cannot open"):
+        open_scene(junk)
+    with pytest.raises(SceneError, match="no such file"):
+        open_scene(tmp_path / "missing.tif")
+
+
+def test_band_count_must_suit_the_predictor(tmp_path):
+    path = write_raster(tmp_path / "two.tif", speckle((2, 64, 64)))
+    assert open_scene(path, in_channels=2).count == 2
+    with pytest.raises(SceneError, match=r"two\.tif.*2 band.*expects 1"):
+        open_scene(path, in_channels=1)
+    assert open_scene(path, in_channels=1, bands=[2]).bands == (2,)
+    with pytest.raises(SceneError, match="do not exist"):
+        open_scene(path, bands=[3])
+
+
+def test_units_are_guessed(tmp_path):
+    lin = write_raster(tmp_path / "lin.tif", speckle((64, 64)))
+    db = write_raster(tmp_path / "db.tif", 10 * np.log10(speckle((64, 64))), nodata=None)
+    dn = write_raster(tmp_path / "dn.tif", (speckle((64, 64)) * 1e5).astype("uint16"),
+                      dtype="uint16")
+    assert [open_scene(p).units for p in (lin, db, dn)] == ["linear", "db", "amplitude"]
+
+
+def test_nan_and_nodata_are_invalid_and_empty_windows_skipped(tmp_path):
+    data = speckle((200, 200))
+    data[:100, :100] = 0.0  # nodata: the whole first window
+    data[150:160, 150:160] = np.nan
+    info = open_scene(write_raster(tmp_path / "s.tif", data))
+    wins = plan_windows(200, 200, 100, 0)
+    with PrefetchReader(info, wins, 100, batch_size=2) as reader:
+        batches = list(reader)
+    assert reader.n_skipped == 1
+    assert [i for b in batches for i in b.indices] == [1, 2, 3]
+    assert batches[-1].upto == 4
+    last = batches[-1]
+    k = last.indices.index(3)
+    assert not last.valid[k, 50:60, 50:60].any() and last.valid[k].sum() == 100 * 100 - 100
+    assert np.isfinite(last.images).all() and (last.images[k, 0, 50:60, 50:60] == 0).all()
+
+
+def test_batches_are_tile_sized_whatever_the_scene_and_padded_when_smaller(tmp_path):
+    info = open_scene(write_raster(tmp_path / "s.tif", speckle((2, 40, 70))))
+    wins = plan_windows(40, 70, 64, 8)
+    with PrefetchReader(info, wins, 64, batch_size=4) as reader:
+        (batch,) = list(reader)
+    assert batch.images.shape == (2, 2, 64, 64) and batch.images.dtype == np.float32
+    assert batch.valid[0, :40].all() and not batch.valid[0, 40:].any()
+    assert reader._queue.maxsize == 2  # read-ahead is bounded
+
+
+def test_truncated_tiff_fails_with_the_file_name(tmp_path):
+    path = write_raster(tmp_path / "cut.tif", speckle((512, 512)))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])
+    with pytest.raises(SceneError, match=r"cut\.tif"):
+        info = open_scene(path)
+        with PrefetchReader(info, plan_windows(512, 512, 256, 0), 256, 2) as reader:
+            list(reader)
+
+
+def test_reader_stops_when_the_consumer_stops(tmp_path):
+    info = open_scene(write_raster(tmp_path / "s.tif", speckle((256, 256))))
+    reader = PrefetchReader(info, plan_windows(256, 256, 32, 0), 32, batch_size=1, prefetch=1)
+    with reader:
+        next(iter(reader))
+    assert not reader._thread.is_alive()
