@@ -303,7 +303,7 @@ class VectorLabels:
         inside_area = shapely.area(clipped) if len(clipped) else np.zeros(0)
         visible = np.divide(inside_area, full_area, out=np.zeros_like(inside_area),
                             where=full_area > 0)
-        keep = inside_area > 0
+        keep = (inside_area > 0) & (visible >= rule - 1e-9)
         kept = list(clipped[keep])
         labels = frame["label"].to_numpy(dtype=np.int64)[hits][keep]
         n = len(kept)

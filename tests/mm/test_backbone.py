@@ -141,22 +141,25 @@ def test_frozen_stages_stay_frozen_in_train_mode():
 def test_layer_decay_constructor_gives_the_expected_lr_per_block():
     from mmdet.registry import MODELS
     from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
 
-    model = MODELS.build(dict(
-        type="FasterRCNN",
-        data_preprocessor=dict(type="DetDataPreprocessor"),
-        backbone=dict(type="SARMAEViT", arch="tiny", img_size=64),
-        neck=dict(type="SimpleFeaturePyramid", in_channels=192, out_channels=16, num_outs=5),
-        rpn_head=dict(type="RPNHead", in_channels=16, feat_channels=16,
-                      anchor_generator=dict(type="AnchorGenerator", scales=[8], ratios=[1.0],
-                                            strides=[4, 8, 16, 32, 64]),
-                      bbox_coder=dict(type="DeltaXYWHBBoxCoder"),
-                      loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True),
-                      loss_bbox=dict(type="L1Loss")),
-        train_cfg=None, test_cfg=None))
-    wrapper = build_optim_wrapper(model, dict(
-        type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05),
-        constructor="SARMAELayerDecayConstructor", paramwise_cfg=dict(decay_rate=0.5)))
+    with DefaultScope.overwrite_default_scope("mmdet"):
+        model = MODELS.build(dict(
+            type="RPN", data_preprocessor=dict(type="DetDataPreprocessor"),
+            backbone=dict(type="SARMAEViT", arch="tiny", img_size=64),
+            neck=dict(type="SimpleFeaturePyramid", in_channels=192, out_channels=16,
+                      num_outs=5),
+            rpn_head=dict(type="RPNHead", in_channels=16, feat_channels=16,
+                          anchor_generator=dict(type="AnchorGenerator", scales=[8],
+                                                ratios=[1.0], strides=[4, 8, 16, 32, 64]),
+                          bbox_coder=dict(type="DeltaXYWHBBoxCoder"),
+                          loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True),
+                          loss_bbox=dict(type="L1Loss")),
+            train_cfg=None, test_cfg=dict(rpn=dict(nms_pre=100, max_per_img=10,
+                                                  nms=dict(type="nms", iou_threshold=0.7)))))
+        wrapper = build_optim_wrapper(model, dict(
+            type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05),
+            constructor="SARMAELayerDecayConstructor", paramwise_cfg=dict(decay_rate=0.5)))
     lr_of, wd_of = {}, {}
     names = {id(p): n for n, p in model.named_parameters()}
     for group in wrapper.optimizer.param_groups:
@@ -172,8 +175,8 @@ def test_layer_decay_constructor_gives_the_expected_lr_per_block():
     assert lr_of["rpn_head.rpn_conv.weight"] == pytest.approx(1e-3)
     assert wd_of["backbone.vit.blocks.3.attn.qkv.weight"] == 0.05
     assert wd_of["backbone.vit.blocks.3.attn.qkv.bias"] == 0.0
-    assert wd_of["backbone.vit.pos_embed"] == 0.0 and wd_of["backbone.vit.blocks.3.norm1.weight"] \
-        == 0.0
+    assert wd_of["backbone.vit.pos_embed"] == 0.0
+    assert wd_of["backbone.vit.blocks.3.norm1.weight"] == 0.0
 
 
 def test_sar_normalize_matches_scene_pretraining_and_handles_nodata():
