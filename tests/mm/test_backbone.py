@@ -172,7 +172,7 @@ def test_layer_decay_constructor_gives_the_expected_lr_per_block():
             1e-3 * 0.5 ** (depth - i))
     assert lr_of["backbone.vit.patch_embed.proj.weight"] == pytest.approx(1e-3 * 0.5 ** 13)
     assert lr_of["backbone.vit.pos_embed"] == pytest.approx(1e-3 * 0.5 ** 13)
-    assert lr_of["rpn_head.rpn_conv.weight"] == pytest.approx(1e-3)
+    assert lr_of["neck.project.0.0.weight"] == pytest.approx(1e-3)
     assert wd_of["backbone.vit.blocks.3.attn.qkv.weight"] == 0.05
     assert wd_of["backbone.vit.blocks.3.attn.qkv.bias"] == 0.0
     assert wd_of["backbone.vit.pos_embed"] == 0.0
