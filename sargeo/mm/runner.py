@@ -69,3 +69,11 @@ def test(config: str | Path, checkpoint: str | Path, *, work_dir: str | None = N
     cfg = load_config(config, work_dir, cfg_options)
     cfg.load_from = str(checkpoint)
     return _runner(cfg, launcher).test()
+
+
+def build_model(cfg: Any) -> Any:
+    """Build ``cfg.model`` in the config's default scope (mmdet, mmseg or mmrotate)."""
+    from mmengine.registry import MODELS, DefaultScope
+
+    with DefaultScope.overwrite_default_scope(cfg.get("default_scope", "mmdet")):
+        return MODELS.build(cfg.model)

@@ -26,11 +26,11 @@ def _load(path: Path):
 
 @pytest.mark.parametrize("path", ALL, ids=[f"{p.parent.name}/{p.stem}" for p in ALL])
 def test_every_config_builds(path):
-    from mmengine.registry import MODELS
+    from sargeo.mm.runner import build_model
 
     cfg = _load(path)
     cfg.model.backbone.pretrained = None
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     large = "vit-l16" in path.name
     assert model.backbone.num_layers == (24 if large else 12)
     assert cfg.optim_wrapper.constructor == "SARMAELayerDecayConstructor"

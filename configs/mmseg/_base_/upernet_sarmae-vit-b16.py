@@ -6,7 +6,7 @@
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',
-    data_preprocessor=dict(type='SegDataPreprocessor', mean=[127.5, 127.5, 127.5],
+    data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5, 127.5, 127.5],
                            std=[127.5, 127.5, 127.5], bgr_to_rgb=False, pad_val=0,
                            seg_pad_val=255, size=(512, 512)),
     backbone=dict(type='SARMAEViT', arch='base', img_size=512, in_channels=3,
