@@ -16,6 +16,11 @@ mmsegmentation 1.2.2, mmrotate_dev 1.0.1) on torch >= 2.6 and numpy 2, in one pl
 2. **numpy 2**: the removed aliases (``np.float``, ``np.long``) occur only in code paths sargeo
    does not use (mmcv pixel_group, mmdet ytviseval and text transforms); nothing is patched.
 3. **Version asserts**: the pinned set passes mmdet's and mmrotate's asserts as is.
+4. **mmseg cross-entropy with class weights and ignored pixels** (mmseg 1.2.2): the weighted
+   mean looks up ``class_weight[label]`` for every pixel, so any ignore-index pixel (255, e.g.
+   outside a scene's footprint) raises ``IndexError``. sargeo computes that normaliser with
+   ignored pixels weighted 0 (``torch.nn.functional.cross_entropy``'s own weighted mean) and
+   passes it in; everything else is mmseg's function.
 """
 
 from __future__ import annotations
@@ -51,6 +56,30 @@ def safe_globals() -> list:
             core.multiarray.scalar, *dtype_classes]
 
 
+def _weighted_mean_safe(original):
+    def cross_entropy(pred, label, weight=None, class_weight=None, reduction="mean",
+                      avg_factor=None, ignore_index=-100, avg_non_ignore=False):
+        if class_weight is not None and avg_factor is None and reduction == "mean":
+            cw = torch.as_tensor(class_weight, dtype=pred.dtype, device=pred.device)
+            valid = label != ignore_index
+            avg_factor = (cw[label.clamp(0, len(cw) - 1)] * valid).sum()
+        return original(pred, label, weight=weight, class_weight=class_weight,
+                        reduction=reduction, avg_factor=avg_factor, ignore_index=ignore_index,
+                        avg_non_ignore=avg_non_ignore)
+
+    cross_entropy.sargeo_fixed = True
+    return cross_entropy
+
+
+def _fix_mmseg_cross_entropy() -> None:
+    try:
+        from mmseg.models.losses import cross_entropy_loss
+    except ImportError:  # mmseg not installed: nothing to fix
+        return
+    if not getattr(cross_entropy_loss.cross_entropy, "sargeo_fixed", False):
+        cross_entropy_loss.cross_entropy = _weighted_mean_safe(cross_entropy_loss.cross_entropy)
+
+
 def apply() -> None:
     """Apply the fixes above (once)."""
     global _applied
@@ -61,4 +90,5 @@ def apply() -> None:
     HistoryBuffer.__getstate__ = _history_buffer_getstate
     HistoryBuffer.__setstate__ = _history_buffer_setstate
     torch.serialization.add_safe_globals(safe_globals())
+    _fix_mmseg_cross_entropy()
     _applied = True

@@ -64,3 +64,20 @@ def test_safe_globals_cover_numpy_arrays_and_scalars(tmp_path):
     loaded = torch.load(path, weights_only=True)
     assert loaded["a"].tolist() == [0.0, 1.0, 2.0] and loaded["s"] == 2.5 and loaded["i"] == 7
     assert compat._applied
+
+
+def test_mmseg_class_weighted_cross_entropy_accepts_ignored_pixels():
+    """mmseg 1.2.2 indexes class_weight with 255 and fails; with sargeo's fix the weighted mean
+    skips ignored pixels, as torch's cross_entropy does."""
+    import torch
+    from mmseg.models.losses import CrossEntropyLoss
+
+    import sargeo.mm  # noqa: F401
+
+    loss = CrossEntropyLoss(class_weight=[0.3, 3.0], loss_weight=1.0)
+    pred = torch.randn(2, 2, 4, 4)
+    label = torch.randint(0, 2, (2, 4, 4))
+    label[0, 0] = 255
+    expected = torch.nn.functional.cross_entropy(pred, label, weight=torch.tensor([0.3, 3.0]),
+                                                 ignore_index=255)
+    torch.testing.assert_close(loss(pred, label, ignore_index=255), expected)
