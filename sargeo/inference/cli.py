@@ -45,8 +45,8 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IoU above which detections of a class are merged (default 0.5)")
     parser.add_argument("--bands", type=int, nargs="+", metavar="N",
                         help="1-based bands to read (default: all)")
-    parser.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK if available, "
-                        "else cpu)")
+    parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
+                        "if available, else cpu); the baselines run on the CPU")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted scenes, skip finished ones")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -73,7 +73,6 @@ def default_device() -> str:
 
 def build_predictor(args: argparse.Namespace):
     """The predictor the arguments ask for."""
-    device = args.device or default_device()
     if args.config or args.checkpoint:
         if args.baseline:
             raise ValueError("give either --config/--checkpoint or --baseline, not both")
@@ -81,10 +80,11 @@ def build_predictor(args: argparse.Namespace):
             raise ValueError("--config and --checkpoint go together")
         from sargeo.inference.mm_predictor import load_predictor
 
-        return load_predictor(args.config, args.checkpoint, device=device)
+        return load_predictor(args.config, args.checkpoint,
+                              device=args.device or default_device())
     from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
 
-    common = {"device": device}
+    common: dict = {}  # the baselines run on the CPU (numpy/scipy)
     if args.tile:
         common["tile_size"] = args.tile
     if args.baseline == "cfar":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import shutil
 import time
 import warnings
 from collections import deque
@@ -105,7 +106,7 @@ def output_paths(scene: str | Path, out: str | Path, task: str, *, geojson: bool
     scene, out = Path(scene), Path(out)
     name = scene.stem
     detection = task != "segmentation"
-    if out.suffix.lower() in (".gpkg", ".tif", ".tiff", ".geojson", ".png"):
+    if _is_file_target(out):
         if out.suffix.lower() not in OUTPUT_SUFFIXES[task]:
             raise ValueError(f"output {out} does not suit the {task} task (use a folder or "
                              f"{' / '.join(OUTPUT_SUFFIXES[task])})")
@@ -128,6 +129,12 @@ def output_paths(scene: str | Path, out: str | Path, task: str, *, geojson: bool
         p = folder if preview is True else Path(preview)
         paths["preview"] = p if p.suffix.lower() == ".png" else p / f"{name}_preview.png"
     return paths
+
+
+def _is_file_target(out: Path) -> bool:
+    """Whether ``out`` names an output file rather than a folder."""
+    return out.suffix.lower() in (".gpkg", ".tif", ".tiff", ".geojson", ".png") \
+        and not out.is_dir()
 
 
 def expand_scenes(items: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -207,14 +214,19 @@ class _BackgroundWriter:
 
 
 def _describe(predictor: Any) -> dict[str, Any]:
-    """The predictor's identity for the journal: its class and simple settings."""
+    """The predictor's identity for the journal: its class, its simple settings (not its
+    device: a resumed run may get another GPU), ``config``/``checkpoint`` attributes and an
+    optional ``fingerprint`` attribute (e.g. the checkpoint's path, size and time)."""
     attrs = getattr(predictor, "__dict__", {})
     simple = {k: v for k, v in sorted(attrs.items())
-              if not k.startswith("_") and isinstance(v, int | float | str | bool | type(None))}
+              if not k.startswith("_") and k != "device"
+              and isinstance(v, int | float | str | bool | type(None))}
     simple.update({k: str(v) for k, v in sorted(attrs.items())
                    if k in ("config", "checkpoint")})
+    fingerprint = getattr(predictor, "fingerprint", None)
     return {"class": f"{type(predictor).__module__}.{type(predictor).__qualname__}",
-            "task": predictor.task, "classes": list(predictor.classes), "settings": simple}
+            "task": predictor.task, "classes": list(predictor.classes), "settings": simple,
+            "fingerprint": None if fingerprint is None else str(fingerprint)}
 
 
 def _predict(predictor: Any, images: np.ndarray, valid: np.ndarray) -> list[dict[str, Any]]:
@@ -293,6 +305,9 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
     main = paths[main_key]
     result = InferenceResult(scene=scene, task=task, status="done", outputs=paths)
     if main.exists() and resume:
+        from sargeo.inference.journal import journal_dir
+
+        shutil.rmtree(journal_dir(main), ignore_errors=True)  # stale: the output was written
         result.status, result.seconds = "skipped", time.perf_counter() - t0
         return result
     for key, p in paths.items():
@@ -502,9 +517,10 @@ def predict_scenes(paths: str | Path | Iterable[str | Path], predictor: Any, out
                              "outputs would collide")
         names[s.stem] = s
     out = Path(out)
-    if len(scenes) > 1 and out.suffix:
+    if len(scenes) > 1 and _is_file_target(out):
         raise ValueError(f"{len(scenes)} scenes need an output folder, not {out}")
-    if len(scenes) > 1 and preview not in (None, False, True) and Path(preview).suffix:
+    if len(scenes) > 1 and preview not in (None, False, True) \
+            and Path(preview).suffix.lower() == ".png":
         raise ValueError(f"{len(scenes)} scenes need a preview folder, not {preview}")
     mine = shard_scenes(scenes, rank, world_size)
     task = predictor.task

@@ -91,9 +91,9 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
                    device: str = "cpu") -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
     train``) and wrap it for tiled inference."""
-    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.registry import init_default_scope
 
-    from sargeo.mm.runner import load_config
+    from sargeo.mm.runner import build_model, load_config
     from sargeo.models.vit import read_checkpoint
 
     cfg = load_config(config)
@@ -108,7 +108,7 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
     norm.pop("type")
     backbone = cfg.model.backbone
     backbone.pretrained = None  # the trained checkpoint holds the backbone too
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg)
     if checkpoint is not None:
         state = read_checkpoint(checkpoint)
         state = state.get("state_dict", state)

@@ -13,6 +13,9 @@ attributes and this call works (a trained OpenMMLab model is wrapped by
 - optional ``overlap``: the default overlap between windows, in pixels;
 - optional ``prepare(scene: SceneInfo) -> None``: called once per scene before its first batch
   (e.g. to learn whether the scene holds linear power, decibels or integer amplitude);
+- optional ``fingerprint``: a string that changes when the model does (e.g. checkpoint path,
+  size and modification time); ``--resume`` starts a scene over when it differs. Simple public
+  attributes (numbers, strings) and ``config``/``checkpoint`` attributes count too;
 - ``__call__(images, valid) -> list[dict]``: ``images`` float32 ``(B, C, H, W)`` raw scene values
   on the CPU (0 where invalid), ``valid`` bool ``(B, H, W)`` (False at nodata, NaN and padding).
   Normalisation (dB conversion, mean/std, device placement) belongs to the predictor. One dict per
@@ -36,9 +39,10 @@ import math
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
 if TYPE_CHECKING:
+    import torch
+
     from sargeo.inference.reader import SceneInfo
 
 TASKS = ("detection", "rotated_detection", "segmentation")
@@ -75,20 +79,44 @@ def check_predictor(predictor: Any) -> None:
 
 
 # -- helpers shared by the baselines -----------------------------------------------------------
-def box_sum(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Sum over the ``(2 radius + 1)^2`` box around each pixel of ``(B, H, W)``, zero outside,
-    via an integral image (cost independent of the radius)."""
-    b, h, w = x.shape
-    p = torch.nn.functional.pad(x.to(torch.float64), (radius + 1, radius, radius + 1, radius))
-    s = p.cumsum(1).cumsum(2)
-    k = 2 * radius + 1
-    return s[:, k:k + h, k:k + w] - s[:, :h, k:k + w] - s[:, k:k + h, :w] + s[:, :h, :w]
+# The baselines run on the CPU in numpy/scipy: cheap per-pixel arithmetic that gains nothing
+# from an accelerator and suffers from torch's intra-op threads on a busy machine.
+class IntegralImage:
+    """Summed-area table of ``(B, H, W)`` values (float64, zero outside), for sums over any
+    rectangle of offsets around every pixel at a cost independent of its size."""
+
+    def __init__(self, x: np.ndarray, reach: int) -> None:
+        self.h, self.w, self.reach = x.shape[1], x.shape[2], int(reach)
+        r = self.reach
+        p = np.pad(np.asarray(x, np.float64), ((0, 0), (r + 1, r), (r + 1, r)))
+        self.s = p.cumsum(1).cumsum(2)
+
+    def rect(self, dy0: int, dy1: int, dx0: int, dx1: int) -> np.ndarray:
+        """Sum over rows ``i + dy0 .. i + dy1`` and columns ``j + dx0 .. j + dx1`` (inclusive,
+        offsets within ``reach``) for every pixel ``(i, j)``; 0 for an empty rectangle."""
+        if dy1 < dy0 or dx1 < dx0:
+            return np.zeros((self.s.shape[0], self.h, self.w))
+        r, h, w, s = self.reach, self.h, self.w, self.s
+        a0, a1, b0, b1 = r + dy0, r + dy1 + 1, r + dx0, r + dx1 + 1
+        return (s[:, a1:a1 + h, b1:b1 + w] - s[:, a0:a0 + h, b1:b1 + w]
+                - s[:, a1:a1 + h, b0:b0 + w] + s[:, a0:a0 + h, b0:b0 + w])
 
 
-def to_power(values: torch.Tensor, units: str) -> torch.Tensor:
+def box_sum(x: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over the ``(2 radius + 1)^2`` box around each pixel of ``(B, H, W)``, zero
+    outside."""
+    return IntegralImage(x, radius).rect(-radius, radius, -radius, radius)
+
+
+def _area(rect: tuple[int, int, int, int]) -> int:
+    dy0, dy1, dx0, dx1 = rect
+    return max(0, dy1 - dy0 + 1) * max(0, dx1 - dx0 + 1)
+
+
+def to_power(values: np.ndarray, units: str) -> np.ndarray:
     """Linear power from ``linear`` power, ``db`` or integer ``amplitude``."""
     if units == "db":
-        return torch.pow(10.0, values / 10.0)
+        return np.power(10.0, values / 10.0)
     if units == "amplitude":
         return values * values
     if units == "linear":
@@ -96,11 +124,15 @@ def to_power(values: torch.Tensor, units: str) -> torch.Tensor:
     raise ValueError(f"unknown units {units!r}; use linear, db or amplitude")
 
 
+def _numpy(t: Any) -> np.ndarray:
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+
+
 class _Baseline:
-    """Shared plumbing: units (``auto`` asks the scene), channel choice, device."""
+    """Shared plumbing: units (``auto`` asks the scene), channel choice."""
 
     def __init__(self, *, units: str, channel: int, tile_size: int, overlap: int,
-                 in_channels: int | None, device: str | torch.device) -> None:
+                 in_channels: int | None) -> None:
         if units not in ("auto", "linear", "db", "amplitude"):
             raise ValueError(f"units must be auto, linear, db or amplitude, got {units!r}")
         if in_channels is not None and not 0 <= channel < in_channels:
@@ -108,7 +140,6 @@ class _Baseline:
         self.units, self.channel = units, int(channel)
         self.tile_size, self.overlap = int(tile_size), int(overlap)
         self.in_channels = in_channels
-        self.device = torch.device(device)
         self._scene_units: str | None = None
 
     def prepare(self, scene: SceneInfo) -> None:
@@ -117,81 +148,109 @@ class _Baseline:
                              f"{scene.count} band(s) are read")
         self._scene_units = scene.units
 
-    def _power(self, images: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = images[:, self.channel].to(self.device, torch.float64)
-        ok = valid.to(self.device)
+    def _power(self, images: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = _numpy(images)[:, self.channel].astype(np.float64)
+        ok = _numpy(valid).astype(bool)
         units = self.units if self.units != "auto" else self._scene_units
         if units is None:  # no prepare(): decide from the batch
             units = "db" if bool((x[ok] < 0).any()) else "linear"
-        return torch.where(ok, to_power(x, units), 0.0), ok
+        with np.errstate(over="ignore", invalid="ignore"):
+            power = to_power(x, units)
+        return np.where(ok & np.isfinite(power), power, 0.0), ok
 
 
 class CFARShipDetector(_Baseline):
     """Ships as bright outliers over sea clutter: cell-averaging CFAR on the co-polarised band.
 
-    A pixel is a target when its power exceeds ``k`` times the mean power of a background ring
-    around it (a box of half-size ``background`` minus a guard box of half-size ``guard``, so
-    the target itself does not raise its own threshold), computed with box filters over valid
-    pixels only. A second pass recomputes the clutter with the first pass's targets (dilated)
-    censored, so that a long ship or a neighbouring one does not mask its ends. Targets are
-    grouped by 8-connectivity; groups of ``min_pixels`` to ``max_pixels`` pixels become
-    detections (larger ones are bright land or infrastructure, not ships), scored by their
-    contrast: ``c / (c + 10 log10 k)`` with ``c`` the group's mean power over its clutter in dB
-    (>= 0.5 for every group that passed the threshold).
+    A pixel is a target when its power exceeds ``k`` times the clutter mean around it, computed
+    with box filters (integral images) over valid pixels only, in a background ring: a box of
+    half-size ``background`` minus a guard box of half-size ``guard``, so that the target does
+    not raise its own threshold. ``mode="go"`` (greatest-of, the default) takes the largest of
+    the means of the four half rings (above, below, left, right), which keeps the threshold up
+    at clutter edges (coasts, sea next to dark lakes) where the whole-ring mean (``"ca"``) lets
+    the bright side through. A second pass recomputes the clutter with the first pass's targets
+    (dilated) censored, so that a long ship or a neighbour does not mask a ship's ends.
+
+    Targets closer than ``2 * group`` pixels form one object (speckle breaks bright land into
+    fragments); objects of ``min_pixels`` to ``max_pixels`` target pixels become detections
+    (bigger ones are land or infrastructure), boxed around their target pixels (oriented: the
+    minimum rotated rectangle of the pixels' corners) and scored by their contrast ``c`` (mean
+    power over mean clutter, in dB): ``c / (c + 10 log10 k)``, >= 0.5 for every object.
 
     ``k=20`` (13 dB) is far above 4-look speckle (false-alarm rate about 1e-30 per pixel) and
     below the contrast of ships in Sentinel-1 IW VV over open sea; lower it for weak targets.
+    Like every CFAR without a land mask, it also reports bright islands and coast features.
     """
 
     classes = ("ship",)
 
     def __init__(self, *, rotated: bool = False, k: float = 20.0, guard: int = 15,
                  background: int = 30, min_pixels: int = 2, max_pixels: int = 5000,
-                 censor: bool = True, channel: int = 0, units: str = "auto",
-                 tile_size: int = 512, overlap: int = 64, in_channels: int | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 group: int = 1, censor: bool = True, mode: str = "go", channel: int = 0,
+                 units: str = "auto", tile_size: int = 512, overlap: int = 64,
+                 in_channels: int | None = None) -> None:
         super().__init__(units=units, channel=channel, tile_size=tile_size, overlap=overlap,
-                         in_channels=in_channels, device=device)
+                         in_channels=in_channels)
         if k <= 1:
             raise ValueError(f"CFAR factor k must be > 1, got {k}")
         if not 0 <= guard < background:
             raise ValueError(f"need 0 <= guard < background, got {guard}, {background}")
+        if mode not in ("ca", "go"):
+            raise ValueError(f"CFAR mode must be 'ca' or 'go', got {mode!r}")
         self.task = "rotated_detection" if rotated else "detection"
+        self.mode, self.group = mode, int(group)
         self.k, self.guard, self.background = float(k), int(guard), int(background)
         self.min_pixels, self.max_pixels, self.censor = int(min_pixels), int(max_pixels), censor
 
-    def _clutter(self, x: torch.Tensor, ok: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v = ok.to(torch.float64)
-        xs = x * v
-        s = box_sum(xs, self.background) - box_sum(xs, self.guard)
-        n = box_sum(v, self.background) - box_sum(v, self.guard)
-        ring = (2 * self.background + 1) ** 2 - (2 * self.guard + 1) ** 2
-        return s / n.clamp_min(1.0), n >= 0.1 * ring
+    def _clutter(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Clutter mean around each pixel, and whether enough valid pixels support it."""
+        v = ok.astype(np.float64)
+        b, g = self.background, self.guard
+        sums, counts = IntegralImage(x * v, b), IntegralImage(v, b)
+        if self.mode == "ca":  # the whole ring
+            parts = [((-b, b, -b, b), (-g, g, -g, g))]
+        else:  # greatest of the four half rings (above, below, left, right)
+            parts = [((-b, -1, -b, b), (-g, -1, -g, g)), ((1, b, -b, b), (1, g, -g, g)),
+                     ((-b, b, -b, -1), (-g, g, -g, -1)), ((-b, b, 1, b), (-g, g, 1, g))]
+        clutter = np.zeros_like(x)
+        enough = np.zeros(x.shape, bool)
+        for outer, inner in parts:
+            s = sums.rect(*outer) - sums.rect(*inner)
+            n = counts.rect(*outer) - counts.rect(*inner)
+            area = _area(outer) - _area(inner)
+            ok_part = n >= 0.1 * area
+            clutter = np.where(ok_part, np.maximum(clutter, s / np.maximum(n, 1.0)), clutter)
+            enough |= ok_part
+        return clutter, enough
 
-    def detect_mask(self, images: torch.Tensor,
-                    valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def detect_mask(self, images: Any, valid: Any) -> tuple[np.ndarray, ...]:
         """Target mask ``(B, H, W)``, power and clutter mean (float64)."""
+        from scipy import ndimage
+
         x, ok = self._power(images, valid)
         clutter, enough = self._clutter(x, ok)
         det = (x > self.k * clutter) & ok & enough
-        if self.censor and bool(det.any()):
-            grown = torch.nn.functional.max_pool2d(det[:, None].float(), 5, 1, 2)[:, 0] > 0
+        if self.censor and det.any():
+            grown = ndimage.binary_dilation(det, structure=np.ones((1, 5, 5), bool))
             clutter, enough = self._clutter(x, ok & ~grown)
             det = (x > self.k * clutter) & ok & enough
         return det, x, clutter
 
-    @torch.inference_mode()
-    def __call__(self, images: torch.Tensor, valid: torch.Tensor) -> list[dict[str, Any]]:
+    def __call__(self, images: Any, valid: Any) -> list[dict[str, Any]]:
         from scipy import ndimage
 
         from sargeo.geo import corners_to_rbox
 
         det, x, clutter = self.detect_mask(images, valid)
-        det, x, clutter = det.cpu().numpy(), x.cpu().numpy(), clutter.cpu().numpy()
         k_db = 10 * math.log10(self.k)
         out = []
         for i in range(det.shape[0]):
-            labels, _ = ndimage.label(det[i], structure=np.ones((3, 3), bool))
+            grouped = det[i]
+            if self.group > 0:  # targets up to 2 * group px apart form one object
+                size = 2 * self.group + 1
+                grouped = ndimage.binary_dilation(det[i], np.ones((size, size), bool))
+            labels, _ = ndimage.label(grouped, structure=np.ones((3, 3), bool))
+            labels[~det[i]] = 0  # an object's pixels are its targets
             boxes, rboxes, scores = [], [], []
             for j, sl in enumerate(ndimage.find_objects(labels), start=1):
                 if sl is None:
@@ -228,6 +287,8 @@ class ThresholdWaterSegmenter(_Baseline):
 
     The default -16 dB lies between calm-to-moderate sea (about -20 dB VV in Sentinel-1 IW) and
     most land; wind-roughened sea and wet snow break it, as they break every threshold method.
+    It assumes calibrated backscatter: for uncalibrated integer DN (``units="amplitude"``, dB of
+    DN^2) choose ``threshold_db`` for the product's calibration.
     """
 
     classes = ("land", "water")
@@ -235,20 +296,17 @@ class ThresholdWaterSegmenter(_Baseline):
 
     def __init__(self, *, threshold_db: float = -16.0, smooth: int = 3, softness_db: float = 1.0,
                  channel: int = 0, units: str = "auto", tile_size: int = 512,
-                 overlap: int = 64, in_channels: int | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 overlap: int = 64, in_channels: int | None = None) -> None:
         super().__init__(units=units, channel=channel, tile_size=tile_size, overlap=overlap,
-                         in_channels=in_channels, device=device)
+                         in_channels=in_channels)
         if softness_db <= 0 or smooth < 0:
             raise ValueError(f"need softness_db > 0 and smooth >= 0, got {softness_db}, {smooth}")
         self.threshold_db, self.smooth, self.softness_db = threshold_db, int(smooth), softness_db
 
-    @torch.inference_mode()
-    def __call__(self, images: torch.Tensor, valid: torch.Tensor) -> list[dict[str, Any]]:
+    def __call__(self, images: Any, valid: Any) -> list[dict[str, Any]]:
         x, ok = self._power(images, valid)
-        v = ok.to(torch.float64)
-        mean = box_sum(x, self.smooth) / box_sum(v, self.smooth).clamp_min(1.0)
-        db = 10 * torch.log10(mean.clamp_min(1e-12))
-        water = torch.sigmoid((self.threshold_db - db) / self.softness_db).float()
-        probs = torch.stack([1 - water, water], 1).cpu()
-        return [{"probs": p} for p in probs]
+        mean = box_sum(x, self.smooth) / np.maximum(box_sum(ok, self.smooth), 1.0)
+        db = 10 * np.log10(np.maximum(mean, 1e-12))
+        water = (1 / (1 + np.exp((db - self.threshold_db) / self.softness_db)))
+        water = water.astype(np.float32)
+        return [{"probs": np.stack([1 - w, w])} for w in water]

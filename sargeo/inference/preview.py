@@ -47,9 +47,8 @@ class MaskDecimator:
 
 def scene_db(info: SceneInfo, max_size: int = 1024) -> tuple[np.ndarray, float]:
     """First band read decimated, in dB (NaN at nodata), and the decimation factor."""
-    from rasterio.enums import Resampling
-
     import rasterio
+    from rasterio.enums import Resampling
 
     resampling = Resampling.average if info.units != "db" else Resampling.bilinear
     shape, scale = preview_shape(info.height, info.width, max_size)

@@ -10,9 +10,10 @@ amplitude) from the data type, the tags and a small decimated read, for predicto
 of the consumer, so reading overlaps with compute and writing. Only ``prefetch`` batches are ever
 queued: memory depends on tile and batch size, not on the scene. Each batch holds float32 images
 ``(B, C, tile, tile)`` (raw scene values, 0 where invalid or padded), a validity mask
-``(B, tile, tile)`` (False at nodata, NaN/inf and padding) and the windows. Windows without a
-single valid pixel are skipped and counted; each batch says up to which planned window the reader
-has got (``upto``), skipped windows included, so a consumer can tell which rows are finished.
+``(B, tile, tile)`` (False at nodata, NaN/inf, non-positive power and padding) and the windows.
+Windows without a single valid pixel are skipped and counted; each batch says up to which
+planned window the reader has got (``upto``), skipped windows included, so a consumer can tell
+which rows are finished.
 """
 
 from __future__ import annotations
@@ -151,10 +152,14 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
 def read_window(src: rasterio.DatasetReader, info: SceneInfo, window: Window,
                 tile: int) -> tuple[np.ndarray, np.ndarray]:
     """One window as float32 ``(C, tile, tile)`` (0 where invalid or padded) and its validity
-    ``(tile, tile)``: False at nodata, NaN/inf, the internal mask and padding."""
+    ``(tile, tile)``: False at nodata, NaN/inf, the internal mask, padding and, for linear power
+    or amplitude (never for dB), non-positive values (GRD borders are 0 without a nodata tag),
+    in any band."""
     h, w = int(window.height), int(window.width)
     data = src.read(list(info.bands), window=window, out_dtype="float32")
     valid = np.isfinite(data).all(axis=0)
+    if info.units != "db":  # power and amplitude are positive: 0 is a fill value
+        valid &= (data > 0).all(axis=0)
     for band, nd in enumerate(info.nodata):
         if nd is not None and not math.isnan(nd):
             valid &= data[band] != np.float32(nd)

@@ -12,8 +12,9 @@ from sargeo.mm import compat
 compat.apply()
 
 from sargeo.mm.backbone import SARMAEViT  # noqa: E402
+from sargeo.mm.geo_dataset import GeoTileDataset  # noqa: E402
 from sargeo.mm.layer_decay import SARMAELayerDecayConstructor  # noqa: E402
 from sargeo.mm.neck import SimpleFeaturePyramid  # noqa: E402
 from sargeo.mm.transforms import SARNormalize  # noqa: E402
 
-__all__ = ["SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize", "SimpleFeaturePyramid"]
+__all__ = ["GeoTileDataset", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize", "SimpleFeaturePyramid"]

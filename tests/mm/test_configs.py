@@ -43,6 +43,13 @@ def shrink(cfg, size: int = 128) -> None:
         backbone.out_indices = (3, 5, 7, 11)
     backbone.update(arch="tiny", img_size=size, pretrained=None, with_cp=False)
     cfg.model.neck.in_channels = 192
+    if "rpn_head" in cfg.model:  # slimmer heads: the same structure at a tenth of the cost
+        width = 64
+        cfg.model.neck.out_channels = width
+        cfg.model.rpn_head.update(in_channels=width, feat_channels=width)
+        cfg.model.roi_head.bbox_roi_extractor.out_channels = width
+        cfg.model.roi_head.bbox_head.update(in_channels=width, fc_out_channels=256)
+        cfg.model.train_cfg.rcnn.sampler.num = 128
     for head in ("decode_head", "auxiliary_head"):
         if head in cfg.model:
             ch = cfg.model[head].in_channels
