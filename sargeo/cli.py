@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     simulate.add_simulate_arguments(p)
     p.set_defaults(func=simulate.run_simulate)
+    from sargeo.inference import cli as infer_cli
+
+    p = sub.add_parser("infer", help="tiled inference over whole GeoTIFF scenes: ships to "
+                       "GeoPackage, masks to Cloud-Optimized GeoTIFF", description=infer_cli.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    infer_cli.add_infer_arguments(p)
+    p.set_defaults(func=infer_cli.run_infer)
     p = sub.add_parser("mm", help="train or test an OpenMMLab (mmdet, mmrotate, mmseg) config "
                        "with mmengine's Runner", description=MM_HELP)
     _add_mm_arguments(p)

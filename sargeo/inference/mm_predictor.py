@@ -43,6 +43,8 @@ class MMPredictor:
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
         self.normalize, self.device = normalize, device
+        #: changes when the model does, so a resumed run never mixes two models' outputs
+        self.fingerprint = ""
 
     def _samples(self, batch: int, h: int, w: int) -> list:
         meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
@@ -130,6 +132,10 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
     if not classes:
         raise ValueError(f"{config}: no class names in its test dataset (classes / metainfo)")
     tile = int(dataset.get("tile_size") or backbone.get("img_size", 512))
-    return MMPredictor(model, cfg, task=task, classes=classes,
-                       in_channels=int(backbone.get("in_channels", 3)), tile_size=tile,
-                       normalize=norm, device=device)
+    predictor = MMPredictor(model, cfg, task=task, classes=classes,
+                            in_channels=int(backbone.get("in_channels", 3)), tile_size=tile,
+                            normalize=norm, device=device)
+    stats = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns)
+             for p in (config, checkpoint) if p is not None]
+    predictor.fingerprint = repr(stats)
+    return predictor

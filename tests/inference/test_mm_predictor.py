@@ -1,0 +1,119 @@
+"""OpenMMLab models (built from sargeo's scene configs) as tiled-inference predictors: the
+normalisation, task, classes and tile size come from the config; outputs are georeferenced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("mmcv.ops")
+
+from sargeo.datasets.simulate import simulate_scene  # noqa: E402
+from tests.mm.test_configs import CONFIGS, shrink  # noqa: E402
+
+TILE = 128
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("scene")
+    simulate_scene(root / "scene.tif", root / "truth.gpkg", width=300, height=260, seed=5,
+                   n_ships=6)
+    return root / "scene.tif"
+
+
+def _config_and_checkpoint(name: str, tmp_path: Path) -> tuple[Path, Path]:
+    """A shrunk copy of a scene config and a checkpoint of its (untrained) model, written the
+    way mmengine writes them (``state_dict`` + ``meta``)."""
+    from sargeo.mm.runner import build_model, load_config
+
+    cfg = load_config(CONFIGS / name)
+    shrink(cfg, size=TILE)
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].dataset.tile_size = TILE
+    config = tmp_path / "model.py"
+    cfg.dump(str(config))
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    checkpoint = tmp_path / "model.pth"
+    torch.save({"state_dict": model.state_dict(), "meta": {"epoch": 1}}, checkpoint)
+    return config, checkpoint
+
+
+@pytest.mark.parametrize("name,task", [
+    ("mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", "detection"),
+    ("mmrotate/sarmae_vit-b16_oriented-rcnn-le90_s1-ships.py", "rotated_detection"),
+    ("mmseg/sarmae_vit-b16_upernet_s1-water.py", "segmentation"),
+])
+def test_scene_configs_run_over_a_whole_scene(name, task, scene, tmp_path):
+    import geopandas as gpd
+    import rasterio
+
+    from sargeo.inference import predict_scene
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = _config_and_checkpoint(name, tmp_path)
+    predictor = load_predictor(config, checkpoint)
+    assert predictor.task == task and predictor.in_channels == 2
+    assert predictor.tile_size == TILE and predictor.normalize["mean"] == (-12.5,)
+    out = tmp_path / "out"
+    result = predict_scene(scene, predictor, out, score_thr=0.0, progress=False)
+    assert result.status == "done" and result.n_predicted > 0
+    with rasterio.open(scene) as src:
+        crs, bounds, transform = src.crs, src.bounds, src.transform
+    if task == "segmentation":
+        with rasterio.open(result.outputs["mask"]) as mask:
+            assert mask.crs == crs and mask.bounds == bounds
+            assert set(mask.read(1).ravel().tolist()) <= {0, 1, 255}
+    else:
+        frame = gpd.read_file(result.outputs["detections"])
+        assert frame.crs == crs and len(frame) > 0  # score_thr 0: an untrained model fires
+        assert set(frame["class_name"]) == {"ship"}
+        # each polygon lies where its pixel box says, through the scene's transform
+        from sargeo.geo import pixel_to_map
+
+        x1, y1 = pixel_to_map(transform, frame["px_x1"], frame["px_y1"])
+        x2, y2 = pixel_to_map(transform, frame["px_x2"], frame["px_y2"])
+        b = frame.geometry.bounds
+        assert (abs(b.minx - x1) < 1e-3).all() and (abs(b.maxy - y1) < 1e-3).all()
+        assert (abs(b.maxx - x2) < 1e-3).all() and (abs(b.miny - y2) < 1e-3).all()
+
+
+def test_checkpoint_that_does_not_match_the_config_is_refused(tmp_path):
+    from sargeo.inference.mm_predictor import load_predictor
+    from sargeo.models.vit import CheckpointError
+
+    config, checkpoint = _config_and_checkpoint(
+        "mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", tmp_path)
+    state = torch.load(checkpoint, weights_only=True)
+    state["state_dict"] = {k: v for k, v in state["state_dict"].items() if "rpn" not in k}
+    torch.save(state, checkpoint)
+    with pytest.raises(CheckpointError, match="model.pth does not match.*rpn_head"):
+        load_predictor(config, checkpoint)
+
+
+def test_benchmark_config_without_scene_normalisation_is_refused(tmp_path):
+    from sargeo.inference.mm_predictor import load_predictor
+
+    with pytest.raises(ValueError, match="no SARNormalize"):
+        load_predictor(CONFIGS / "mmdet/sarmae_vit-b16_faster-rcnn_ssdd.py", None)
+
+
+def test_band_count_the_model_does_not_expect_is_named(scene, tmp_path):
+    import rasterio
+
+    from sargeo.inference import predict_scene
+    from sargeo.inference.mm_predictor import load_predictor
+
+    one_band = tmp_path / "vv.tif"
+    with rasterio.open(scene) as src:
+        profile = src.profile | {"count": 1}
+        with rasterio.open(one_band, "w", **profile) as dst:
+            dst.write(src.read(1), 1)
+    config, checkpoint = _config_and_checkpoint(
+        "mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", tmp_path)
+    with pytest.raises(Exception, match="2 band|band"):
+        predict_scene(one_band, load_predictor(config, checkpoint), tmp_path / "o",
+                      progress=False)
