@@ -1,125 +1,248 @@
-"""``sargeo demo``: the embedded default job, no download needed.
+"""``sargeo demo``: the main job end to end on an embedded default, no download needed.
 
-1. simulate a georeferenced Sentinel-1-like scene (UTM, VV/VH linear backscatter, speckle,
-   ships, land and water) with :mod:`sargeo.datasets.simulate`;
+1. simulate two georeferenced Sentinel-1-like scenes (UTM, VV/VH linear backscatter, speckle,
+   ships of known size and heading, land and water) with :mod:`sargeo.datasets.simulate`: one
+   to train on, one to run inference over;
 2. pretrain a small SARMAE (ViT-Tiny/16, SARE speckle on) on chips drawn straight from the
-   GeoTIFF by torchgeo random geo sampling, with Lightning on the CPU;
-3. export the weights in the published SARMAE layout and load them back into a timm ViT;
-4. render the reconstructions and the loss curve to PNG.
+   training GeoTIFF by torchgeo random geo sampling, with Lightning on the CPU, and export it in
+   the published SARMAE layout;
+3. train a ship detector (Faster R-CNN on that encoder,
+   ``configs/mmdet/sarmae_vit-t16_faster-rcnn_s1-ships_cpu.py``) from the training scene and
+   its GeoPackage through :class:`sargeo.mm.GeoTileDataset`, without tiling to disk;
+4. run the streaming tiled inference (``sargeo infer``) over the whole test scene: ships to a
+   GeoPackage in the scene's CRS, and a PNG quicklook;
+5. score the detections against the test scene's true ships (precision, recall).
 
-Results are cached in the output folder: a second run re-renders only. The trained weights are
-what the tiled scene-inference demo will build its detector on.
+Every stage is cached in the output folder; a second run only re-scores. With ``--config`` and
+``--checkpoint`` a user's own SARMAE-based detector replaces stages 2-3.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from sargeo import __version__
 
 TINY = dict(size="tiny", img_size=64, patch_size=16, in_chans=3, decoder_dim=128,
             decoder_depth=2, decoder_heads=4, norm_pix_loss=False, sare=True, sarc=False,
             lr=1e-3, warmup_epochs=1, seed=0)
+DETECTOR_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mmdet" / \
+    "sarmae_vit-t16_faster-rcnn_s1-ships_cpu.py"
+MATCH_IOU = 0.25  #: a detection matches a true ship when their boxes overlap this much (IoU)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo_output"),
                         help="output folder (default: demo_output)")
     parser.add_argument("--steps", type=int, default=200, help="pretraining steps (200)")
-    parser.add_argument("--size", type=int, default=1024, help="scene width/height in pixels")
+    parser.add_argument("--det-iters", type=int, default=300,
+                        help="detector training iterations (300)")
+    parser.add_argument("--size", type=int, default=1024, help="training scene width/height")
+    parser.add_argument("--test-size", type=int, default=2048, help="test scene width/height")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="your detector's config (with --checkpoint)")
+    parser.add_argument("--checkpoint", type=Path, help="your trained detector checkpoint")
+    parser.add_argument("--score-thr", type=float, default=0.5,
+                        help="detections below this score are not written (0.5)")
     parser.add_argument("--force", action="store_true", help="recompute even if cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def run(args: argparse.Namespace) -> int:
+def _stage_done(stamp: dict, name: str, key: Any, *files: Path) -> bool:
+    return stamp.get(name) == key and all(f.is_file() for f in files)
+
+
+def _pretrain(args: argparse.Namespace, scene_tif: Path, weights: Path) -> list:
+    """Pretrain SARMAE ViT-Tiny on chips of the scene; returns the loss history."""
     import lightning as L
     import torch
 
-    from sargeo.datasets.simulate import simulate_scene
-    from sargeo.models.vit import create_vit, load_encoder_weights
     from sargeo.pretrain.data import ResumableDataLoader
     from sargeo.pretrain.datamodule import collate_pretrain
     from sargeo.pretrain.module import SARMAEPretrainModule
     from sargeo.pretrain.scenes import SceneChips
+
+    chips = SceneChips(scene_tif, size=TINY["img_size"], length=512, seed=args.seed)
+    torch.manual_seed(args.seed)
+    module = SARMAEPretrainModule(**TINY)
+    history: list = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            history.append((trainer.global_step, float(outputs["loss"])))
+
+    class Data(L.LightningDataModule):
+        def train_dataloader(self):
+            return ResumableDataLoader(chips, 16, seed=args.seed, collate_fn=collate_pretrain)
+
+    trainer = L.Trainer(max_steps=args.steps, max_epochs=1000, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=not args.quiet,
+                        enable_model_summary=False, callbacks=[Record()],
+                        gradient_clip_val=1.0, default_root_dir=weights.parent)
+    trainer.fit(module, datamodule=Data())
+    module.export_encoder(weights)
     from sargeo.viz import render_loss_curve, render_reconstructions
+
+    x = torch.stack([chips[i]["image"] for i in range(4)])
+    render_reconstructions(module.model, x, weights.parent / "reconstructions.png")
+    steps, losses = zip(*history, strict=True)
+    render_loss_curve(steps, losses, weights.parent / "pretrain_loss.png")
+    return history
+
+
+def _train_detector(args: argparse.Namespace, scene_tif: Path, truth: Path, weights: Path,
+                    out: Path) -> tuple[Path, Path]:
+    """Train the CPU ship detector from the scene + GeoPackage; returns (config, checkpoint)."""
+    import logging
+
+    from mmengine.runner import Runner
+
+    from sargeo.mm.runner import load_config
+
+    cfg = load_config(DETECTOR_CONFIG)
+    cfg.model.backbone.pretrained = str(weights.resolve())
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        cfg[loader].dataset.update(scenes=str(scene_tif.resolve()), labels=str(truth.resolve()),
+                                   layer="ships")
+    cfg.train_dataloader.dataset.seed = args.seed
+    cfg.train_cfg.update(max_iters=args.det_iters, val_interval=args.det_iters)
+    cfg.param_scheduler[-1].update(end=args.det_iters)
+    cfg.default_hooks.checkpoint.interval = args.det_iters
+    cfg.randomness = dict(seed=args.seed)
+    work = out / "detector_work"
+    shutil.rmtree(work, ignore_errors=True)
+    cfg.work_dir = str(work)
+    if args.quiet:
+        cfg.log_level = "WARNING"
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    logging.getLogger("mmengine").setLevel(logging.WARNING)
+    config, checkpoint = out / "ship_detector.py", out / "ship_detector.pth"
+    cfg.dump(str(config))
+    shutil.copyfile(work / f"iter_{args.det_iters}.pth", checkpoint)
+    return config, checkpoint
+
+
+def score_detections(detections: Path, truth: Path, iou: float = MATCH_IOU) -> dict[str, float]:
+    """Precision and recall of detections (GeoPackage) against true ship polygons, matching
+    greedily by score: a detection is correct when its box overlaps an unmatched true ship's box
+    with IoU >= ``iou`` (boxes in map coordinates)."""
+    import geopandas as gpd
+    import numpy as np
+
+    det = gpd.read_file(detections)
+    true = gpd.read_file(truth, layer="ships").to_crs(det.crs) if len(det) else \
+        gpd.read_file(truth, layer="ships")
+    tb = true.geometry.bounds.to_numpy()
+    matched = np.zeros(len(true), bool)
+    tp = 0
+    for _, row in det.sort_values("score", ascending=False).iterrows():
+        x1, y1, x2, y2 = row.geometry.bounds
+        ix = np.clip(np.minimum(x2, tb[:, 2]) - np.maximum(x1, tb[:, 0]), 0, None)
+        iy = np.clip(np.minimum(y2, tb[:, 3]) - np.maximum(y1, tb[:, 1]), 0, None)
+        inter = ix * iy
+        union = (x2 - x1) * (y2 - y1) + (tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1]) - inter
+        ious = np.where(matched, 0.0, inter / np.maximum(union, 1e-9))
+        if len(ious) and ious.max() >= iou:
+            matched[ious.argmax()] = True
+            tp += 1
+    n_det, n_true = len(det), len(true)
+    return {"detections": n_det, "true_ships": n_true, "true_positives": tp,
+            "precision": tp / n_det if n_det else 0.0, "recall": tp / n_true if n_true else 0.0}
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sargeo.datasets.simulate import simulate_scene
 
     start = time.monotonic()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    key = dict(version=__version__, steps=args.steps, scene_size=args.size, scene_seed=args.seed,
-               model=TINY)
-    stamp = out / "demo.json"
-    cached = (not args.force and stamp.is_file()
-              and json.loads(stamp.read_text()).get("key") == key)
+    stamp_path = out / "demo.json"
+    stamp = {} if args.force or not stamp_path.is_file() else json.loads(stamp_path.read_text())
+    own_model = args.config is not None or args.checkpoint is not None
+    if own_model and not (args.config and args.checkpoint):
+        raise ValueError("--config and --checkpoint go together")
 
-    scene_tif, scene_gpkg = out / "scene.tif", out / "scene_truth.gpkg"
-    if not cached or not scene_tif.is_file():
-        print(f"[1/4] simulating a {args.size} x {args.size} px Sentinel-1-like scene")
-        simulate_scene(scene_tif, scene_gpkg, width=args.size, height=args.size,
-                       seed=args.seed, overwrite=True)
+    train_tif, train_truth = out / "train_scene.tif", out / "train_truth.gpkg"
+    test_tif, test_truth = out / "test_scene.tif", out / "test_truth.gpkg"
+    key = dict(version=__version__, size=args.size, test_size=args.test_size, seed=args.seed)
+    if _stage_done(stamp, "scenes", key, train_tif, train_truth, test_tif, test_truth):
+        print(f"[1/5] scenes cached: {train_tif.name}, {test_tif.name}")
     else:
-        print(f"[1/4] scene cached: {scene_tif}")
+        print(f"[1/5] simulating a {args.size} px training scene and a {args.test_size} px "
+              "test scene (Sentinel-1-like, UTM, VV/VH)")
+        simulate_scene(train_tif, train_truth, width=args.size, height=args.size,
+                       seed=args.seed, n_ships=max(20, args.size ** 2 // 12_000),
+                       overwrite=True)
+        simulate_scene(test_tif, test_truth, width=args.test_size, height=args.test_size,
+                       seed=args.seed + 1000, overwrite=True, progress=not args.quiet)
+        stamp = {"scenes": key}
 
-    chips = SceneChips(scene_tif, size=TINY["img_size"], length=512, seed=args.seed)
     weights = out / "sarmae_vit_tiny_demo.pth"
-    torch.manual_seed(args.seed)
-    module = SARMAEPretrainModule(**TINY)
-    if cached and weights.is_file():
-        print(f"[2/4] pretrained weights cached: {weights}")
-        history = json.loads(stamp.read_text())["history"]
-        from sargeo.models.export import load_sarmae_state_dict
-
-        load_sarmae_state_dict(module.model, torch.load(weights, weights_only=True)["model"])
+    if own_model:
+        config, checkpoint = args.config, args.checkpoint
+        print("[2/5] using your model: no pretraining")
+        print(f"[3/5] using your detector: {config}, {checkpoint}")
     else:
-        print(f"[2/4] pretraining SARMAE ViT-Tiny/16 for {args.steps} steps on chips sampled "
-              "from the GeoTIFF (CPU)")
-        history = []
+        key = dict(key, steps=args.steps, model=TINY)
+        if _stage_done(stamp, "pretrain", key, weights):
+            print(f"[2/5] pretrained weights cached: {weights}")
+        else:
+            print(f"[2/5] pretraining SARMAE ViT-Tiny/16 (SARE on) for {args.steps} steps on "
+                  "chips sampled from the training GeoTIFF (CPU)")
+            history = _pretrain(args, train_tif, weights)
+            print(f"      loss {history[0][1]:.3f} -> {history[-1][1]:.3f}")
+            stamp = {k: v for k, v in stamp.items() if k == "scenes"} | {"pretrain": key}
+        config, checkpoint = out / "ship_detector.py", out / "ship_detector.pth"
+        key = dict(key, det_iters=args.det_iters)
+        if _stage_done(stamp, "detector", key, config, checkpoint):
+            print(f"[3/5] detector cached: {checkpoint}")
+        else:
+            print(f"[3/5] training a Faster R-CNN on the SARMAE encoder for {args.det_iters} "
+                  "iterations, straight from the training scene and its GeoPackage")
+            config, checkpoint = _train_detector(args, train_tif, train_truth, weights, out)
+            stamp["detector"] = key
+    stamp_path.write_text(json.dumps(stamp))
 
-        class Record(L.Callback):
-            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-                history.append((trainer.global_step, float(outputs["loss"])))
+    from sargeo.inference import predict_scene
+    from sargeo.inference.mm_predictor import load_predictor
 
-        class Data(L.LightningDataModule):
-            batch_size = 16
+    results = out / "results"
+    detections = results / f"{test_tif.stem}.gpkg"
+    preview = out / "detections.png"
+    key = dict(stamp.get("detector") or str(checkpoint), score_thr=args.score_thr)
+    if _stage_done(stamp, "inference", key, detections, preview) and not own_model:
+        print(f"[4/5] inference cached: {detections}")
+    else:
+        print(f"[4/5] tiled inference over the whole {args.test_size} px test scene "
+              "(sargeo infer)")
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        result = predict_scene(test_tif, load_predictor(config, checkpoint), detections,
+                               score_thr=args.score_thr, overwrite=True, preview=preview,
+                               progress=not args.quiet)
+        print(f"      {result.n_windows} tiles, {result.n_objects} ships, "
+              f"{result.seconds:.1f} s")
+        stamp["inference"] = key
+        stamp_path.write_text(json.dumps(stamp))
 
-            def train_dataloader(self):
-                return ResumableDataLoader(chips, 16, seed=args.seed,
-                                           collate_fn=collate_pretrain)
-
-        trainer = L.Trainer(max_steps=args.steps, max_epochs=1000, accelerator="cpu",
-                            logger=False, enable_checkpointing=False,
-                            enable_progress_bar=not args.quiet, enable_model_summary=False,
-                            callbacks=[Record()], gradient_clip_val=1.0,
-                            default_root_dir=out)
-        trainer.fit(module, datamodule=Data())
-        module.export_encoder(weights)
-
-    print("[3/4] loading the exported weights into a timm ViT (published SARMAE layout)")
-    vit = create_vit("tiny", img_size=TINY["img_size"])
-    load_encoder_weights(vit, weights)
-    x = torch.stack([chips[i]["image"] for i in range(4)])
-    same = torch.allclose(vit.eval().forward_features(x),
-                          module.model.encoder.eval().forward_features(x), atol=1e-5)
-
-    print("[4/4] rendering reconstructions and the loss curve")
-    recon_png = render_reconstructions(module.model, x, out / "reconstructions.png")
-    steps, losses = zip(*history, strict=True) if history else ((), ())
-    loss_png = render_loss_curve(steps, losses, out / "loss.png")
-    stamp.write_text(json.dumps({"key": key, "history": history}))
-
-    first = sum(losses[:20]) / max(1, len(losses[:20]))
-    last = sum(losses[-20:]) / max(1, len(losses[-20:]))
+    print("[5/5] scoring the detections against the true ships")
+    score = score_detections(detections, test_truth)
+    (out / "scores.json").write_text(json.dumps(score, indent=2))
     print(f"\nsargeo demo done in {time.monotonic() - start:.0f} s")
-    print(f"  scene (EPSG UTM, VV/VH linear backscatter): {scene_tif}")
-    print(f"  true ships and water polygons:              {scene_gpkg}")
-    print(f"  pretrained SARMAE ViT-Tiny weights:          {weights}")
-    print(f"  loss: {first:.3f} (first 20 steps) -> {last:.3f} (last 20 steps); "
-          f"timm ViT reproduces the encoder: {same}")
-    print(f"  pictures: {recon_png}, {loss_png}")
-    print("  next: tiled inference over the scene (ships to GeoPackage) lands with the "
-          "inference issue")
+    print(f"  test scene (UTM, VV/VH linear backscatter): {test_tif}")
+    print(f"  ships found (GeoPackage, scene CRS):        {detections}")
+    print(f"  quicklook:                                  {preview}")
+    print(f"  detector (config, checkpoint):              {config}, {checkpoint}")
+    print(f"  precision {score['precision']:.2f}, recall {score['recall']:.2f} "
+          f"({score['true_positives']} of {score['true_ships']} true ships, "
+          f"{score['detections']} detections, box IoU >= {MATCH_IOU})")
+    print(f"  rerun the inference yourself: sargeo infer {test_tif} --config {config} "
+          f"--checkpoint {checkpoint} --out {results} --overwrite")
     return 0
