@@ -110,8 +110,11 @@ def _train_detector(args: argparse.Namespace, scene_tif: Path, truth: Path, weig
         cfg[loader].dataset.update(scenes=str(scene_tif.resolve()), labels=str(truth.resolve()),
                                    layer="ships")
     cfg.train_dataloader.dataset.seed = args.seed
-    cfg.train_cfg.update(max_iters=args.det_iters, val_interval=args.det_iters)
-    cfg.param_scheduler[-1].update(end=args.det_iters)
+    # no validation pass: stage 5 scores the whole test scene instead
+    cfg.train_cfg.update(max_iters=args.det_iters, val_interval=args.det_iters + 1)
+    warmup = min(50, max(1, args.det_iters // 5))
+    cfg.param_scheduler[0].update(end=warmup)
+    cfg.param_scheduler[-1].update(begin=warmup, end=max(warmup + 1, args.det_iters))
     cfg.default_hooks.checkpoint.interval = args.det_iters
     cfg.randomness = dict(seed=args.seed)
     work = out / "detector_work"

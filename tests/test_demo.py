@@ -1,31 +1,64 @@
-"""`sargeo demo`: the embedded default job runs end to end and caches its work."""
+"""`sargeo demo`: the embedded default job (simulate, pretrain, train a detector from a scene and
+its GeoPackage, tiled inference, scoring) runs end to end and caches its work."""
 
 from __future__ import annotations
 
-import pytest
-import torch
+import json
 
-from sargeo.cli import main
-from sargeo.models.vit import create_vit, load_encoder_weights
+import pytest
+
+pytest.importorskip("mmcv.ops")
+
+from sargeo.cli import main  # noqa: E402
+from sargeo.demo import score_detections  # noqa: E402
+
+SMALL = ["--size", "512", "--test-size", "512", "--steps", "20", "--det-iters", "8", "--quiet"]
 
 
 @pytest.mark.slow
-def test_demo_runs_learns_exports_and_caches(tmp_path, capsys):
+def test_demo_runs_end_to_end_and_caches(tmp_path, capsys):
+    import geopandas as gpd
+    import rasterio
+
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--steps", "60", "--size", "512", "--quiet"]) == 0
+    assert main(["demo", "--out", str(out), *SMALL]) == 0
     text = capsys.readouterr().out
-    assert "timm ViT reproduces the encoder: True" in text
-    first, last = (float(v) for v in text.split("loss: ")[1].split(" (first")[0:1] +
-                   [text.split("-> ")[1].split(" (last")[0]])
-    assert last < first
-    for name in ("scene.tif", "scene_truth.gpkg", "sarmae_vit_tiny_demo.pth",
-                 "reconstructions.png", "loss.png"):
+    assert "[4/5] tiled inference" in text and "precision" in text
+    for name in ("train_scene.tif", "test_truth.gpkg", "sarmae_vit_tiny_demo.pth",
+                 "ship_detector.py", "ship_detector.pth", "results/test_scene.gpkg",
+                 "detections.png", "reconstructions.png", "scores.json"):
         assert (out / name).stat().st_size > 0, name
-    assert (out / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    vit = create_vit("tiny", img_size=64)
-    load_encoder_weights(vit, out / "sarmae_vit_tiny_demo.pth")
-    weights_before = (out / "sarmae_vit_tiny_demo.pth").stat().st_mtime_ns
-    assert main(["demo", "--out", str(out), "--steps", "60", "--size", "512", "--quiet"]) == 0
-    assert "pretrained weights cached" in capsys.readouterr().out
-    assert (out / "sarmae_vit_tiny_demo.pth").stat().st_mtime_ns == weights_before
-    assert torch.isfinite(vit.pos_embed).all()
+    assert (out / "detections.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with rasterio.open(out / "test_scene.tif") as src:
+        assert gpd.read_file(out / "results/test_scene.gpkg").crs == src.crs
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["true_ships"] == len(gpd.read_file(out / "test_truth.gpkg", layer="ships"))
+    detector = (out / "ship_detector.pth").stat().st_mtime_ns
+    assert main(["demo", "--out", str(out), *SMALL]) == 0
+    text = capsys.readouterr().out
+    assert "pretrained weights cached" in text and "detector cached" in text
+    assert "inference cached" in text
+    assert (out / "ship_detector.pth").stat().st_mtime_ns == detector
+    # a user's own detector replaces pretraining and training
+    own = tmp_path / "own"
+    assert main(["demo", "--out", str(own), *SMALL, "--config", str(out / "ship_detector.py"),
+                 "--checkpoint", str(out / "ship_detector.pth")]) == 0
+    assert "using your detector" in capsys.readouterr().out
+    assert not (own / "sarmae_vit_tiny_demo.pth").exists()
+
+
+def test_scoring_matches_detections_to_true_ships_once(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    truth = tmp_path / "truth.gpkg"
+    gpd.GeoDataFrame({"class_name": ["ship", "ship"]},
+                     geometry=[box(0, 0, 100, 40), box(500, 500, 600, 540)],
+                     crs="EPSG:32631").to_file(truth, layer="ships")
+    det = tmp_path / "det.gpkg"
+    gpd.GeoDataFrame({"score": [0.9, 0.8, 0.7]},
+                     geometry=[box(5, 0, 100, 40), box(0, 0, 95, 40), box(300, 300, 320, 320)],
+                     crs="EPSG:32631").to_file(det)
+    score = score_detections(det, truth)
+    assert score["true_positives"] == 1  # the duplicate does not match the same ship twice
+    assert score["precision"] == pytest.approx(1 / 3) and score["recall"] == pytest.approx(0.5)
