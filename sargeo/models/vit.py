@@ -27,7 +27,7 @@ VIT_SIZES: dict[str, dict[str, int]] = {
     "large": dict(embed_dim=1024, depth=24, num_heads=16),
 }
 #: key prefixes stripped from foreign checkpoints (DDP wrapper, SARMAE's SAR branch, ...)
-WRAPPER_PREFIXES = ("module.", "sar_encoder.", "encoder.", "backbone.", "model.")
+WRAPPER_PREFIXES = ("module.", "sar_encoder.", "encoder.", "backbone.", "model.", "vit.")
 #: keys of MAE/SARMAE checkpoints that are not part of the encoder
 NON_ENCODER_PREFIXES = ("decoder_", "decoder.", "mask_token", "projector", "align", "optical",
                         "teacher", "head.", "sar_alignment_ffn")
@@ -88,10 +88,16 @@ def encoder_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]
     """The encoder weights of a SARMAE / MAE / sargeo / timm checkpoint, in timm's key names.
 
     Unwraps ``model`` / ``state_dict``, strips ``module.`` and ``sar_encoder.`` style prefixes and
-    drops decoder, mask-token and alignment-head keys.
+    drops decoder, mask-token and alignment-head keys; of an OpenMMLab model (keys
+    ``backbone.vit.*``, e.g. a detector trained by ``sargeo mm train`` or a ``sargeo convert
+    --to mmdet`` file) it keeps the backbone.
     """
     out: dict[str, torch.Tensor] = {}
-    for key, value in _unwrap(checkpoint).items():
+    items = _unwrap(checkpoint).items()
+    if any(k.startswith(("backbone.", "module.backbone.")) for k, _ in items):
+        # an OpenMMLab model (detector, segmentor): its encoder is the backbone
+        items = [(k, v) for k, v in items if k.startswith(("backbone.", "module.backbone."))]
+    for key, value in items:
         if not isinstance(value, torch.Tensor):
             continue
         stripped = True

@@ -207,3 +207,29 @@ def test_two_channel_inputs_are_normalised_in_the_pipeline_not_the_preprocessor(
     out = pre({"inputs": [img], "data_samples": None})
     assert out["inputs"].shape == (1, 2, 64, 64)
     torch.testing.assert_close(out["inputs"][0, :, :40, :40], img)
+
+
+def test_converted_mmdet_file_and_trained_detector_load_into_the_backbone(pretrained_b16,
+                                                                          tmp_path):
+    from sargeo.cli import main
+
+    model, path = pretrained_b16
+    out = tmp_path / "mmdet.pth"
+    assert main(["convert", str(path), "--to", "mmdet", str(out)]) == 0
+    x = torch.rand(1, 3, 224, 224)
+    reference = SARMAEViT(arch="base", img_size=224, with_cls_token=True, drop_path_rate=0.0)
+    reference.load_pretrained(path)
+    from_file = SARMAEViT(arch="base", img_size=224, with_cls_token=True, drop_path_rate=0.0)
+    from_file.load_pretrained(out)
+    # a whole detector checkpoint (backbone + neck + heads), as `sargeo mm train` writes it
+    detector = torch.load(out, weights_only=True)
+    detector["state_dict"]["neck.project.0.0.weight"] = torch.zeros(4, 4)
+    detector["state_dict"]["rpn_head.rpn_conv.weight"] = torch.zeros(4, 4)
+    torch.save(detector, tmp_path / "detector.pth")
+    from_detector = SARMAEViT(arch="base", img_size=224, with_cls_token=True,
+                              drop_path_rate=0.0)
+    from_detector.load_pretrained(tmp_path / "detector.pth")
+    with torch.no_grad():
+        expected = reference.eval()(x)[0]
+        torch.testing.assert_close(from_file.eval()(x)[0], expected)
+        torch.testing.assert_close(from_detector.eval()(x)[0], expected)
