@@ -35,6 +35,73 @@ def load_config(config: str | Path, work_dir: str | None = None,
     return cfg
 
 
+class DatasetError(ValueError):
+    """A config's dataset path or annotation file is missing or not in the expected format."""
+
+
+def _check_coco(path: Path) -> None:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: not a readable COCO json file ({err})") from err
+    missing = [k for k in ("images", "annotations", "categories") if k not in data]
+    if not isinstance(data, dict) or missing:
+        raise DatasetError(f"{path}: a COCO annotation file needs the keys images, "
+                           f"annotations and categories; missing {missing}")
+
+
+def _check_dota(folder: Path) -> None:
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        raise DatasetError(f"{folder}: no DOTA annotation files (*.txt) found")
+    for path in files[:20]:
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts or parts[0] in ("imagesource:", "gsd:") or line.startswith(
+                    ("imagesource", "gsd")):
+                continue
+            try:
+                [float(v) for v in parts[:8]]
+                ok = len(parts) in (9, 10)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DatasetError(f"{path}:{n}: expected DOTA 'x1 y1 x2 y2 x3 y3 x4 y4 class "
+                                   f"difficulty', got {line!r}")
+
+
+def check_datasets(cfg: Any, loaders: tuple[str, ...] = ("train_dataloader", "val_dataloader",
+                                                         "test_dataloader")) -> None:
+    """Fail early, naming the file, when a dataset folder or annotation file of the config is
+    missing or its annotations are not in the expected format (COCO json, DOTA txt)."""
+    for name in loaders:
+        dataset = (cfg.get(name) or {}).get("dataset")
+        if not dataset:
+            continue
+        kind = str(dataset.get("type", "")).split(".")[-1]
+        if kind == "GeoTileDataset":
+            continue  # checks its own scenes and labels
+        root = Path(dataset.get("data_root") or "")
+        if dataset.get("data_root") and not root.is_dir():
+            raise DatasetError(f"{name}: data_root {root} does not exist (set it with "
+                               f"--cfg-options {name}.dataset.data_root=DIR)")
+        ann = dataset.get("ann_file")
+        if ann:
+            path = root / ann
+            if not path.exists():
+                raise DatasetError(f"{name}: annotation file {path} does not exist")
+            if kind == "CocoDataset":
+                _check_coco(path)
+            elif kind == "DOTADataset" and path.is_dir():
+                _check_dota(path)
+        prefix = dataset.get("data_prefix") or {}
+        for key in ("img", "img_path", "seg_map_path"):
+            if prefix.get(key) and not (root / prefix[key]).is_dir():
+                raise DatasetError(f"{name}: image folder {root / prefix[key]} does not exist")
+
+
 def _runner(cfg: Any, launcher: str) -> Any:
     from mmengine.runner import Runner
 
@@ -51,6 +118,7 @@ def train(config: str | Path, *, work_dir: str | None = None, resume: str | bool
     """Train from ``config``; ``resume=True`` continues from the work dir's last checkpoint,
     a path resumes from that checkpoint. Returns the trained model."""
     cfg = load_config(config, work_dir, cfg_options)
+    check_datasets(cfg)
     if resume is True or resume == "auto":
         cfg.resume, cfg.load_from = True, None
     elif resume:
@@ -67,6 +135,7 @@ def test(config: str | Path, checkpoint: str | Path, *, work_dir: str | None = N
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     cfg = load_config(config, work_dir, cfg_options)
+    check_datasets(cfg, ("test_dataloader",))
     cfg.load_from = str(checkpoint)
     return _runner(cfg, launcher).test()
 

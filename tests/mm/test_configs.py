@@ -146,3 +146,26 @@ def test_benchmark_config_trains_and_reports_its_metric(name, tmp_path, capsys):
     assert key in metrics, metrics
     assert 0.0 <= metrics[key] <= 100.0
     assert (tmp_path / "work" / "iter_2.pth").is_file()
+
+
+def test_missing_data_and_wrong_annotation_formats_are_named(tmp_path):
+    from sargeo.mm.runner import DatasetError, check_datasets
+
+    cfg = _load(CONFIGS / "mmdet/sarmae_vit-b16_faster-rcnn_ssdd.py")
+    _point_data(cfg, tmp_path / "nowhere")
+    with pytest.raises(DatasetError, match="nowhere does not exist"):
+        check_datasets(cfg)
+    root = tmp_path / "ssdd"
+    write_coco_split(root, "annotations/instances_sarship_train.json", "train")
+    write_coco_split(root, "annotations/instances_sarship_test.json", "test")
+    (root / "annotations/instances_sarship_test.json").write_text('{"images": []}')
+    _point_data(cfg, root)
+    with pytest.raises(DatasetError, match="instances_sarship_test.json.*missing.*annotations"):
+        check_datasets(cfg)
+    rsar = _load(CONFIGS / "mmrotate/sarmae_vit-b16_oriented-rcnn-le90_rsar.py")
+    for split in ("train", "val", "test"):
+        write_dota_split(tmp_path / "rsar", split)
+    (tmp_path / "rsar/train/annfiles/0.txt").write_text("10 10 20 20 ship\n")
+    _point_data(rsar, tmp_path / "rsar")
+    with pytest.raises(DatasetError, match=r"0.txt:1: expected DOTA"):
+        check_datasets(rsar)
