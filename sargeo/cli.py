@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     from sargeo.inference import cli as infer_cli
 
     p = sub.add_parser("infer", help="tiled inference over whole GeoTIFF scenes: ships to "
-                       "GeoPackage, masks to Cloud-Optimized GeoTIFF", description=infer_cli.__doc__,
+                       "GeoPackage, masks to Cloud-Optimized GeoTIFF",
+                       description=infer_cli.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     infer_cli.add_infer_arguments(p)
     p.set_defaults(func=infer_cli.run_infer)

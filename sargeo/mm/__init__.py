@@ -17,4 +17,5 @@ from sargeo.mm.layer_decay import SARMAELayerDecayConstructor  # noqa: E402
 from sargeo.mm.neck import SimpleFeaturePyramid  # noqa: E402
 from sargeo.mm.transforms import SARNormalize  # noqa: E402
 
-__all__ = ["GeoTileDataset", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize", "SimpleFeaturePyramid"]
+__all__ = ["GeoTileDataset", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize",
+           "SimpleFeaturePyramid"]

@@ -31,8 +31,14 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
-from sargeo.models.vit import (VIT_SIZES, CheckpointError, create_vit, encoder_state_dict,
-                               fit_encoder_state_dict, read_checkpoint)
+from sargeo.models.vit import (
+    VIT_SIZES,
+    CheckpointError,
+    create_vit,
+    encoder_state_dict,
+    fit_encoder_state_dict,
+    read_checkpoint,
+)
 
 logger = logging.getLogger(__name__)
 

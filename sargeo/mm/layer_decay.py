@@ -24,7 +24,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from sargeo.models.layer_decay import no_weight_decay, vit_layer_id
+from sargeo.models.layer_decay import layer_decay_param_groups
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +50,8 @@ class SARMAELayerDecayConstructor(DefaultOptimWrapperConstructor):
             if num_layers is None:
                 raise ValueError("SARMAELayerDecayConstructor: set paramwise_cfg.num_layers "
                                  "(the model has no backbone.num_layers)")
-        groups: dict[tuple[int, bool], dict] = {}
-        for name, param in module.named_parameters():
-            if not param.requires_grad:
-                continue
-            layer = vit_layer_id(name, num_layers, prefix)
-            skip_wd = no_weight_decay(name, param)
-            scale = decay ** (num_layers + 1 - layer)
-            group = groups.setdefault((layer, skip_wd), {
-                "params": [], "lr": self.base_lr * scale,
-                "weight_decay": 0.0 if skip_wd else self.base_wd,
-                "lr_scale": scale, "layer_id": layer, "param_names": []})
-            group["params"].append(param)
-            group["param_names"].append(name)
-        for key in sorted(groups):
-            params.append(groups[key])
+        groups = layer_decay_param_groups(module, self.base_lr, self.base_wd, decay,
+                                          num_layers, prefix)
+        params.extend(groups)
         logger.info("layer decay %.3g over %d blocks: %d parameter groups", decay, num_layers,
                     len(groups))

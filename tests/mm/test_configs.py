@@ -4,7 +4,6 @@ with the encoder shrunk to ViT-Tiny and images to 128 px so this runs on a CPU."
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
