@@ -5,6 +5,8 @@ Every configuration runs in its own process, so its peak memory is its own:
 
 - ``reference``: ``models_mae.mae_vit_base_patch16_dec512d8b``, with timm blocks that compute
   attention explicitly, as the timm 0.3.2 it pins does;
+- ``reference-amp``: the same under fp16 autocast, as its training engine runs it on GPUs
+  (``engine_pretrain.py``: ``torch.cuda.amp.autocast()``);
 - ``sargeo``: SARMAE without SARC, fused attention (``scaled_dot_product_attention``), fp32;
 - ``sargeo-unfused``: the same with explicit attention (isolates the attention kernel);
 - ``sargeo-bf16``: bf16 autocast (the recipes' ``precision: bf16-mixed``); ``sargeo-compile``:
@@ -29,8 +31,8 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "perf_pretrain.json"
-CONFIGS = ("reference", "sargeo", "sargeo-unfused", "sargeo-bf16", "sargeo-compile",
-           "sargeo-bf16-compile", "sargeo-sarc")
+CONFIGS = ("reference", "reference-amp", "sargeo", "sargeo-unfused", "sargeo-bf16",
+           "sargeo-compile", "sargeo-bf16-compile", "sargeo-sarc")
 
 
 def _reference_model(folder: str):
@@ -67,11 +69,14 @@ def _measure(config: str, reference: str | None, device: str, batch: int, iters:
     torch.set_num_threads(torch.get_num_threads())
     x = torch.rand(batch, 3, 224, 224, device=device)
     teacher = None
-    if config == "reference":
+    if config.startswith("reference"):
         model = _reference_model(reference).to(device)
+        amp = config == "reference-amp"
 
         def step():
-            loss, _, _ = model(x, mask_ratio=0.75)
+            with torch.autocast(device_type=device.split(":")[0], dtype=torch.float16,
+                                enabled=amp):
+                loss, _, _ = model(x, mask_ratio=0.75)
             return loss
     else:
         from sargeo.models.sarmae import SARMAE
