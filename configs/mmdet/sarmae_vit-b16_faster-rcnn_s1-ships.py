@@ -11,8 +11,14 @@ pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 model = dict(
     data_preprocessor=dict(mean=None, std=None, bgr_to_rgb=False),
     backbone=dict(img_size=256, in_channels=2, drop_path_rate=0.1, pretrained=pretrained),
-    rpn_head=dict(anchor_generator=dict(scales=[4])),  # ships are small: 16-128 px anchors
-    roi_head=dict(bbox_head=dict(num_classes=1)))
+    # Sentinel-1 ships at 10 m are 5-30 px long and 2-5 px wide: 8 px base anchors at stride
+    # 4, and a low IoU floor so that every ship gets a positive anchor (with the 0.3 default a
+    # 6 px ship matches no anchor and the RPN never learns it)
+    rpn_head=dict(anchor_generator=dict(scales=[2])),
+    roi_head=dict(bbox_head=dict(num_classes=1)),
+    train_cfg=dict(
+        rpn=dict(assigner=dict(pos_iou_thr=0.5, neg_iou_thr=0.3, min_pos_iou=0.1)),
+        rcnn=dict(assigner=dict(pos_iou_thr=0.4, neg_iou_thr=0.4, min_pos_iou=0.4))))
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),

@@ -9,8 +9,12 @@ pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 model = dict(
     data_preprocessor=dict(mean=None, std=None, bgr_to_rgb=False),
     backbone=dict(img_size=256, in_channels=2, pretrained=pretrained),
-    rpn_head=dict(anchor_generator=dict(scales=[4])),
-    roi_head=dict(bbox_head=dict(num_classes=1)))
+    # small ships: 8 px base anchors and a low IoU floor (see the mmdet s1-ships config)
+    rpn_head=dict(anchor_generator=dict(scales=[2])),
+    roi_head=dict(bbox_head=dict(num_classes=1)),
+    train_cfg=dict(
+        rpn=dict(assigner=dict(pos_iou_thr=0.5, neg_iou_thr=0.3, min_pos_iou=0.1)),
+        rcnn=dict(assigner=dict(pos_iou_thr=0.4, neg_iou_thr=0.4, min_pos_iou=0.4))))
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),

@@ -38,7 +38,8 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int,
                         help="window overlap in pixels (default: the model's, else tile/8); "
                         "make it larger than the largest object")
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="windows per forward pass (8)")
     parser.add_argument("--score-thr", type=float, default=0.3,
                         help="drop detections scoring less (default 0.3)")
     parser.add_argument("--nms-iou", type=float, default=0.5,

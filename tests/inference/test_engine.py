@@ -405,3 +405,32 @@ def test_importing_the_package_does_not_import_torch():
            "print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_gdal_block_cache_is_bounded_during_inference_unless_the_user_sets_it(tmp_path,
+                                                                             monkeypatch):
+    """GDAL's default cache (5% of RAM) fills with a large scene's blocks; the engine caps it,
+    so memory does not grow with the scene."""
+    import rasterio.env
+
+    from sargeo.inference import predict_scene
+    from sargeo.inference.engine import GDAL_CACHE_MB
+    from sargeo.inference.predictor import ThresholdWaterSegmenter
+
+    from .conftest import speckle, write_raster
+
+    seen = []
+
+    class Recording(ThresholdWaterSegmenter):
+        def __call__(self, images, valid):
+            seen.append(rasterio.env.getenv().get("GDAL_CACHEMAX"))
+            return super().__call__(images, valid)
+
+    scene = write_raster(tmp_path / "s.tif", speckle((1, 128, 128)))
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    predict_scene(scene, Recording(tile_size=64), tmp_path / "a", progress=False)
+    assert seen and all(v == GDAL_CACHE_MB * 2**20 for v in seen)
+    seen.clear()
+    monkeypatch.setenv("GDAL_CACHEMAX", "512")
+    predict_scene(scene, Recording(tile_size=64), tmp_path / "b", progress=False)
+    assert seen and all(v is None for v in seen)  # the user's setting stands

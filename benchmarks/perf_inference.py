@@ -1,0 +1,526 @@
+"""Speed and memory of scene inference (predict_scene): side-by-side ratios on the CPU.
+
+Everything is measured in one run, as ratios against a baseline run beside it:
+
+1. **Engine vs pure forward.** ``predict_scene`` over a simulated VV/VH scene (reading,
+   normalisation, merging, writing the GeoPackage: everything) against the bare predictor call on
+   the very same tiles, already in memory, in the same batches (same number of tiles, same batch
+   size, same ``predictor(images, valid)`` call under ``torch.inference_mode``). The model is
+   the SARMAE ViT-B/16 Faster R-CNN scene config (``configs/mmdet/..._s1-ships.py``), untrained
+   weights written to a checkpoint and loaded with ``load_predictor`` as a user would. Goal:
+   engine throughput >= 0.9x the pure forward.
+2. **Engine vs the naive torchgeo loop** users write today: ``Sentinel1GRD`` +
+   ``GridGeoSampler(size=tile, stride=tile - overlap)`` + ``DataLoader(batch_size=1,
+   collate_fn=stack_samples)``, one predictor call per tile (the same predictor, hence the same
+   ``SARNormalize`` normalisation), each tile's boxes moved to map coordinates from its bounds,
+   then one NMS in map coordinates and a GeoPackage. Goal: the engine >= 2x faster on the scene.
+3. **Peak memory vs scene size.** Peak RSS (``VmHWM``; ``getrusage``'s ``ru_maxrss`` survives
+   ``exec`` and would report the parent's RSS) of ``predict_scene`` in a fresh subprocess per
+   scene (2,000^2 and 20,000^2 px, same tile and batch), with the cheap ``CFARShipDetector``
+   (ViT-B would take hours over the 8,100 tiles of the large scene), with ``GDAL_CACHEMAX``
+   capped (64 MB) and, for comparison, with GDAL's default block cache (5 % of RAM).
+   Goal: within 10 %.
+
+A diagnostic rides along with part 2: ``predict_scene`` at a larger batch (``--extra-batch``,
+default 8), since on a compute-bound CPU run the batch size is the engine's one lever.
+
+Parts 1 and 2 alternate over ``--rounds`` rounds, the order rotating (the best wall time of each
+counts: the machine is shared); process CPU time is kept beside wall time, and every round's
+numbers. Scenes and the model checkpoint are cached under ``--work``.
+
+    python -m benchmarks.perf_inference [--work DIR] [--tile N] [--quick]
+
+writes ``benchmarks/results/perf_inference.json`` (the command, the machine, every number, the
+ratios) and prints a markdown table. ``--profile`` also runs the engine once under cProfile
+(main thread) and prints where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "perf_inference.json"
+CONFIG = ROOT / "configs" / "mmdet" / "sarmae_vit-b16_faster-rcnn_s1-ships.py"
+THREADS = 2
+GOALS = {"engine_vs_forward": 0.9, "engine_vs_naive": 2.0, "rss_large_vs_small": 1.10}
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def scene(work: Path, size: int, seed: int = 0) -> Path:
+    """A simulated ``size`` x ``size`` VV/VH scene (float32 linear power, DEFLATE, 512 px
+    blocks), simulated once and reused."""
+    from sargeo.datasets.simulate import simulate_scene
+
+    path = work / f"scene_{size}x{size}_s{seed}.tif"
+    if not path.is_file():
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        simulate_scene(path, None, width=size, height=size, seed=seed, progress=False)
+        print(f"simulated {path.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return path
+
+
+def mm_predictor(work: Path, tile: int, config: Path = CONFIG):
+    """``load_predictor`` on a copy of ``config`` at ``tile`` px and a checkpoint of its
+    untrained model (seed 0), both written once under ``work/models``."""
+    import torch
+
+    from sargeo.inference.mm_predictor import load_predictor
+
+    folder = work / "models"
+    cfg_path = folder / f"{config.stem}_t{tile}.py"
+    ckpt = folder / f"{config.stem}_t{tile}.pth"
+    if not (cfg_path.is_file() and ckpt.is_file()):
+        from sargeo.mm.runner import build_model, load_config
+
+        cfg = load_config(config)
+        cfg.model.backbone.update(img_size=tile, pretrained=None)
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            if cfg.get(loader) and "dataset" in cfg[loader]:
+                cfg[loader].dataset.tile_size = tile
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg.dump(str(cfg_path))
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        tmp = ckpt.with_suffix(".part")
+        torch.save({"state_dict": model.state_dict(), "meta": {"note": "untrained, seed 0"}},
+                   tmp)
+        tmp.replace(ckpt)
+    return load_predictor(cfg_path, ckpt)
+
+
+class TimedPredictor:
+    """A predictor around another that adds up the seconds spent in its calls (so the engine's
+    own time is the rest)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.task, self.classes = inner.task, inner.classes
+        self.in_channels, self.tile_size = inner.in_channels, inner.tile_size
+        self.overlap = getattr(inner, "overlap", None)
+        self.fingerprint = getattr(inner, "fingerprint", None)
+        self.seconds, self.calls, self.tiles = 0.0, 0, 0
+
+    def prepare(self, info: Any) -> None:
+        if callable(getattr(self.inner, "prepare", None)):
+            self.inner.prepare(info)
+
+    def __call__(self, images, valid):
+        t0 = time.perf_counter()
+        out = self.inner(images, valid)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        self.tiles += len(images)
+        return out
+
+
+# -- 1. engine vs pure forward -----------------------------------------------------------------
+def engine_batches(path: Path, predictor: Any, tile: int, overlap: int, batch_size: int):
+    """The batches the engine feeds the predictor, read into memory with the engine's own
+    functions (same windows, nodata-only windows skipped, same padding and validity)."""
+    import numpy as np
+    import rasterio
+
+    from sargeo.inference.reader import open_scene, read_window
+    from sargeo.inference.windows import plan_windows
+
+    info = open_scene(path, in_channels=predictor.in_channels)
+    windows = plan_windows(info.height, info.width, tile, overlap)
+    tiles = []
+    with rasterio.open(path) as src:
+        for w in windows:
+            img, ok = read_window(src, info, w, tile)
+            if ok.any():
+                tiles.append((img, ok))
+    return [(np.stack([t[0] for t in tiles[i:i + batch_size]]),
+             np.stack([t[1] for t in tiles[i:i + batch_size]]))
+            for i in range(0, len(tiles), batch_size)]
+
+
+def time_forward(predictor: Any, batches: list) -> dict[str, Any]:
+    """The predictor alone over in-memory batches, called as the engine calls it."""
+    import torch
+
+    c0, t0 = time.process_time(), time.perf_counter()
+    for images, valid in batches:
+        with torch.inference_mode():
+            predictor(torch.from_numpy(images), torch.from_numpy(valid))
+    seconds = time.perf_counter() - t0
+    tiles = sum(len(b[0]) for b in batches)
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - c0, "tiles": tiles,
+            "tiles_per_s": tiles / seconds}
+
+
+def time_engine(path: Path, predictor: Any, out: Path, *, tile: int, overlap: int,
+                batch_size: int, score_thr: float, nms_iou: float) -> dict[str, Any]:
+    """``predict_scene`` end to end (scene check, reading, predictor, merge, GeoPackage)."""
+    from sargeo.inference import predict_scene
+
+    timed = TimedPredictor(predictor)
+    c0, t0 = time.process_time(), time.perf_counter()
+    res = predict_scene(path, timed, out, tile=tile, overlap=overlap, batch_size=batch_size,
+                        score_thr=score_thr, nms_iou=nms_iou, overwrite=True, progress=False)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if res.status != "done":
+        raise RuntimeError(f"predict_scene: {res.status} {res.error}")
+    return {"seconds": seconds, "cpu_seconds": cpu, "tiles": res.n_predicted,
+            "tiles_per_s": res.n_predicted / seconds,
+            "n_windows": res.n_windows, "n_nodata": res.n_nodata, "n_objects": res.n_objects,
+            "predictor_seconds": timed.seconds, "predictor_calls": timed.calls,
+            "engine_own_seconds": seconds - timed.seconds}
+
+
+# -- 2. the naive torchgeo loop ----------------------------------------------------------------
+def naive_torchgeo(path: Path, predictor: Any, out: Path, *, tile: int, overlap: int,
+                   score_thr: float, nms_iou: float) -> dict[str, Any]:
+    """What users write today: torchgeo grid sampling, one tile per model call, boxes moved to
+    map coordinates tile by tile, NMS over the scene, a GeoPackage. Timed stage by stage."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    import torch
+    from torch.utils.data import DataLoader
+    from torchgeo.datasets import stack_samples
+    from torchgeo.samplers import GridGeoSampler
+    from torchvision.ops import batched_nms
+
+    from sargeo.datasets.sentinel1 import Sentinel1GRD
+
+    c0, t_start = time.process_time(), time.perf_counter()
+    ds = Sentinel1GRD(path, bands=("VV", "VH"))  # linear power, NaN where invalid
+    sampler = GridGeoSampler(ds, size=tile, stride=tile - overlap)
+    loader = DataLoader(ds, sampler=sampler, batch_size=1, collate_fn=stack_samples,
+                        num_workers=0)
+    res_x, res_y = ds.res
+    read_s = predict_s = convert_s = 0.0
+    boxes, scores, labels = [], [], []
+    n = 0
+    t = time.perf_counter()
+    setup_s = t - t_start
+    for sample in loader:
+        image = sample["image"]
+        valid = torch.isfinite(image).all(1)
+        image = torch.nan_to_num(image, nan=0.0)
+        t1 = time.perf_counter()
+        read_s += t1 - t
+        with torch.inference_mode():
+            r = predictor(image, valid)[0]
+        t2 = time.perf_counter()
+        predict_s += t2 - t1
+        xs, ys, _ = sample["bounds"][0]
+        b = np.asarray(r["boxes"], np.float64).reshape(-1, 4)
+        s = np.asarray(r["scores"], np.float64)
+        keep = s >= score_thr
+        b, s = b[keep], s[keep]
+        # tile pixels -> map: x grows with columns, y falls with rows from the tile's top
+        boxes.append(np.stack([xs.start + b[:, 0] * res_x, ys.stop - b[:, 3] * res_y,
+                               xs.start + b[:, 2] * res_x, ys.stop - b[:, 1] * res_y], 1))
+        scores.append(s)
+        labels.append(np.asarray(r["labels"], np.int64)[keep])
+        n += 1
+        t = time.perf_counter()
+        convert_s += t - t2
+    t3 = time.perf_counter()
+    boxes_a, scores_a = np.concatenate(boxes), np.concatenate(scores)
+    labels_a = np.concatenate(labels)
+    keep = batched_nms(torch.from_numpy(boxes_a), torch.from_numpy(scores_a),
+                       torch.from_numpy(labels_a), nms_iou).numpy()
+    frame = gpd.GeoDataFrame(
+        {"score": scores_a[keep], "class_name": [predictor.classes[i] for i in labels_a[keep]]},
+        geometry=shapely.box(*boxes_a[keep].T), crs=ds.crs)
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / f"{path.stem}_naive.gpkg"
+    gpkg.unlink(missing_ok=True)
+    frame.to_file(gpkg, layer="detections", driver="GPKG", engine="pyogrio")
+    t_end = time.perf_counter()
+    seconds = t_end - t_start
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - c0, "tiles": n,
+            "tiles_per_s": n / seconds,
+            "n_objects": len(frame), "setup_seconds": setup_s,
+            "read_seconds": read_s, "predictor_seconds": predict_s,
+            "to_map_seconds": convert_s, "nms_write_seconds": t_end - t3}
+
+
+# -- 3. peak memory in a fresh process ---------------------------------------------------------
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in the fresh subprocess: ``predict_scene`` with the CFAR baseline; peak RSS."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    import geopandas  # noqa: F401  (the writer imports it lazily: count it in the baseline)
+    import rasterio
+
+    from sargeo.inference import predict_scene
+    from sargeo.inference.predictor import CFARShipDetector
+
+    predictor = CFARShipDetector(tile_size=spec["tile"], overlap=spec["overlap"])
+    rss_before = _status_kb("VmRSS")
+    t0 = time.perf_counter()
+    res = predict_scene(spec["scene"], predictor, spec["out"], tile=spec["tile"],
+                        overlap=spec["overlap"], batch_size=spec["batch_size"], overwrite=True,
+                        progress=False)
+    seconds = time.perf_counter() - t0
+    with rasterio.Env():
+        cachemax = rasterio.env.get_gdal_config("GDAL_CACHEMAX")
+    return {"scene": spec["scene"], "seconds": seconds, "n_windows": res.n_windows,
+            "tiles": res.n_predicted, "n_objects": res.n_objects,
+            "rss_before_predict_mb": rss_before / 1024,
+            # VmHWM belongs to this process image; ru_maxrss survives exec, so it would report
+            # the parent's RSS (a loaded ViT-B) when that is larger
+            "peak_rss_mb": _status_kb("VmHWM") / 1024,
+            "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "gdal_cachemax_config": cachemax}
+
+
+def measure_memory(path: Path, out: Path, *, tile: int, overlap: int, batch_size: int,
+                   gdal_cachemax_mb: int | None) -> dict[str, Any]:
+    """Peak RSS of one ``predict_scene`` in a fresh interpreter (``GDAL_CACHEMAX`` set to
+    ``gdal_cachemax_mb``, or GDAL's default when None)."""
+    env = dict(os.environ)
+    env.pop("GDAL_CACHEMAX", None)
+    if gdal_cachemax_mb is not None:
+        env["GDAL_CACHEMAX"] = str(gdal_cachemax_mb)  # GDAL reads small values as MB
+    spec = {"scene": str(path), "out": str(out), "tile": tile, "overlap": overlap,
+            "batch_size": batch_size}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.perf_inference", "--memory-child",
+                           json.dumps(spec)], cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory run failed for {path}:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["gdal_cachemax_env"] = env.get("GDAL_CACHEMAX", "unset (GDAL default: 5% of RAM)")
+    return result
+
+
+# -- reporting ---------------------------------------------------------------------------------
+def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(rows, key=lambda r: r["seconds"])
+
+
+def table(result: dict[str, Any]) -> str:
+    r = result["ratios"]
+    f, e, nv = result["forward"]["best"], result["engine"]["best"], result["naive"]["best"]
+    px = result["scene_pixels"]
+    lines = ["| measurement | sargeo | baseline | ratio | goal | met |",
+             "|---|---|---|---|---|---|",
+             f"| 1. predict_scene vs pure forward ({result['model']['name']}, tile "
+             f"{result['tile']}, batch {result['batch_size']}, {e['tiles']} tiles) | "
+             f"{e['tiles_per_s']:.3f} tiles/s ({px / e['seconds']:.0f} px/s) | "
+             f"{f['tiles_per_s']:.3f} tiles/s | {r['engine_vs_forward']:.3f}x (CPU time "
+             f"{r['engine_vs_forward_cpu_time']:.3f}x) | >= 0.9x | "
+             f"{'yes' if r['engine_vs_forward'] >= GOALS['engine_vs_forward'] else 'no'} |",
+             f"| 2. predict_scene vs naive torchgeo loop (same scene, {nv['tiles']} tiles, "
+             f"batch 1) | {e['seconds']:.1f} s | {nv['seconds']:.1f} s | "
+             f"{r['engine_vs_naive']:.2f}x faster (CPU time "
+             f"{r['engine_vs_naive_cpu_time']:.2f}x) | >= 2x | "
+             f"{'yes' if r['engine_vs_naive'] >= GOALS['engine_vs_naive'] else 'no'} |"]
+    if result.get("engine_big_batch"):
+        b = result["engine_big_batch"]
+        ratio = r["engine_big_batch_vs_naive"]
+        lines.append(
+            f"| 2b. the same, predict_scene at batch {b['batch_size']} (diagnostic) | "
+            f"{b['best']['seconds']:.1f} s | {nv['seconds']:.1f} s | {ratio:.2f}x faster (CPU time "
+            f"{r['engine_big_batch_vs_naive_cpu_time']:.2f}x) | >= 2x | "
+            f"{'yes' if ratio >= GOALS['engine_vs_naive'] else 'no'} |")
+    for m in result["memory"]:
+        small, large = m["small"], m["large"]
+        ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+        met = "yes" if ratio <= GOALS["rss_large_vs_small"] else "no"
+        lines.append(
+            f"| 3. peak RSS {m['large_size']}^2 vs {m['small_size']}^2 px ({m['predictor']}, "
+            f"GDAL_CACHEMAX {m['gdal_cachemax']}) | {large['peak_rss_mb']:.0f} MB | "
+            f"{small['peak_rss_mb']:.0f} MB | {ratio:.3f}x | <= 1.10x | {met} |")
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/sargeo_bench"),
+                        help="cache for scenes, the checkpoint and outputs")
+    parser.add_argument("--tile", type=int, default=256, help="tile size (the config's: 256)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small scenes, one round: checks the harness, not the goals")
+    parser.add_argument("--batch", type=int, default=4, help="engine batch size")
+    parser.add_argument("--scene", type=int, default=None,
+                        help="side of the scene for parts 1-2 (default 768; quick 512)")
+    parser.add_argument("--rounds", type=int, default=None, help="default 3; quick 1")
+    parser.add_argument("--memory-sizes", type=int, nargs=2, default=None,
+                        help="small and large scene sides (default 2000 20000; quick 1000 3000)")
+    parser.add_argument("--extra-batch", type=int, default=None,
+                        help="also time predict_scene at this batch size (default 8; quick and "
+                             "0: not)")
+    parser.add_argument("--gdal-cachemax", type=int, default=64, help="MB, for part 3")
+    parser.add_argument("--no-default-cache", action="store_true",
+                        help="skip part 3 with GDAL's default block cache")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one engine run (cProfile, main thread)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(memory_child(json.loads(args.memory_child))), flush=True)
+        return 0
+
+    import torch
+
+    torch.set_num_threads(THREADS)
+    t_run = time.perf_counter()
+    size = args.scene or (512 if args.quick else 768)
+    rounds = args.rounds or (1 if args.quick else 3)
+    small_size, large_size = args.memory_sizes or ((1000, 3000) if args.quick
+                                                   else (2000, 20000))
+    tile, batch = args.tile, args.batch
+    overlap = tile // 8  # the engine's default for a predictor without its own overlap
+    score_thr, nms_iou = 0.3, 0.5  # the engine's defaults
+    work = args.work
+    out = work / "out"
+
+    path = scene(work, size)
+    t0 = time.perf_counter()
+    predictor = mm_predictor(work, tile)
+    load_s = time.perf_counter() - t0
+    batches = engine_batches(path, predictor, tile, overlap, batch)
+    with torch.inference_mode():  # warm-up: first-call allocations, lazy imports
+        predictor(torch.from_numpy(batches[0][0][:1]), torch.from_numpy(batches[0][1][:1]))
+        predictor(torch.from_numpy(batches[0][0]), torch.from_numpy(batches[0][1]))
+    measure = {
+        "forward": lambda: time_forward(predictor, batches),
+        "engine": lambda: time_engine(path, predictor, out, tile=tile, overlap=overlap,
+                                      batch_size=batch, score_thr=score_thr, nms_iou=nms_iou),
+        "naive": lambda: naive_torchgeo(path, predictor, out, tile=tile, overlap=overlap,
+                                        score_thr=score_thr, nms_iou=nms_iou)}
+    big = (0 if args.quick else 8) if args.extra_batch is None else args.extra_batch
+    if big:  # the engine's one lever on a compute-bound CPU run: the batch size
+        measure["engine_big_batch"] = lambda: time_engine(
+            path, predictor, out, tile=tile, overlap=overlap, batch_size=big,
+            score_thr=score_thr, nms_iou=nms_iou)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in measure}
+    order = list(measure)
+    for i in range(rounds):  # the order rotates so that no side always goes first
+        k = i % len(order)
+        for name in order[k:] + order[:k]:
+            row = measure[name]()
+            row["round"] = i + 1
+            runs[name].append(row)
+            print(f"round {i + 1}: {name:<16} {row['seconds']:6.1f} s wall, "
+                  f"{row['cpu_seconds']:6.1f} s CPU, {row['tiles']} tiles, predictor "
+                  f"{row.get('predictor_seconds', row['seconds']):.1f} s", flush=True)
+    fwd, eng, nai = runs["forward"], runs["engine"], runs["naive"]
+    f, e, nv = _best(fwd), _best(eng), _best(nai)
+    cpu = {k: min(r["cpu_seconds"] for r in v) for k, v in runs.items()}
+    if f["tiles"] != e["tiles"]:
+        raise RuntimeError(f"the pure forward ran {f['tiles']} tiles, the engine {e['tiles']}")
+
+    profile = None
+    if args.profile:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        time_engine(path, predictor, out, tile=tile, overlap=overlap, batch_size=batch,
+                    score_thr=score_thr, nms_iou=nms_iou)
+        prof.disable()
+        prof.dump_stats(work / "engine.prof")
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(25)
+        profile = buf.getvalue()
+        print(profile)
+
+    memory = []
+    settings = [args.gdal_cachemax] + ([] if args.no_default_cache else [None])
+    small_path, large_path = scene(work, small_size), scene(work, large_size)
+    for cachemax in settings:
+        mem = {}
+        for key, p in (("small", small_path), ("large", large_path)):
+            mem[key] = measure_memory(p, out / "memory", tile=tile, overlap=overlap,
+                                       batch_size=batch, gdal_cachemax_mb=cachemax)
+            print(f"memory {p.name} GDAL_CACHEMAX={mem[key]['gdal_cachemax_env']}: peak "
+                  f"{mem[key]['peak_rss_mb']:.0f} MB in {mem[key]['seconds']:.0f} s",
+                  flush=True)
+        memory.append({"predictor": "CFARShipDetector (CPU numpy/scipy baseline)",
+                       "gdal_cachemax": f"{cachemax} MB" if cachemax else "GDAL default",
+                       "small_size": small_size, "large_size": large_size, **mem,
+                       "peak_ratio": mem["large"]["peak_rss_mb"] / mem["small"]["peak_rss_mb"],
+                       "growth_ratio": (mem["large"]["peak_rss_mb"]
+                                        - mem["large"]["rss_before_predict_mb"])
+                       / (mem["small"]["peak_rss_mb"] - mem["small"]["rss_before_predict_mb"])})
+
+    command = "python -m benchmarks.perf_inference " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    result = {
+        "command": command.strip(), "quick": args.quick,
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "processor": platform.machine(), "python": platform.python_version(),
+                    "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                    "load_avg_at_end": os.getloadavg()},
+        "device": "cpu",
+        "model": {"name": "SARMAE ViT-B/16 Faster R-CNN (untrained weights)",
+                  "config": str(CONFIG.relative_to(ROOT)), "load_seconds": load_s},
+        "scene": f"simulated {size} x {size} px, VV/VH float32 linear power, DEFLATE, "
+                 "512 px blocks", "scene_pixels": size * size,
+        "tile": tile, "overlap": overlap, "stride": tile - overlap, "batch_size": batch,
+        "score_thr": score_thr, "nms_iou": nms_iou, "rounds": rounds,
+        "timing": "wall seconds: best of the rounds (forward, engine and naive alternate, "
+                  "the order rotating each round); cpu_seconds: process CPU time (all threads), "
+                  "its ratios use the least CPU time of each side",
+        "naive_loop": "Sentinel1GRD + GridGeoSampler(size=tile, stride=tile-overlap) + "
+                      "DataLoader(batch_size=1, collate_fn=stack_samples, num_workers=0); the "
+                      "same predictor per tile (same SARNormalize), boxes to map coordinates "
+                      "per tile, torchvision batched_nms in map coordinates, GeoPackage",
+        "forward": {"best": f, "rounds": fwd},
+        "engine": {"best": e, "rounds": eng},
+        "naive": {"best": nv, "rounds": nai},
+        "engine_big_batch": ({"batch_size": big, "best": _best(runs["engine_big_batch"]),
+                              "rounds": runs["engine_big_batch"]} if big else None),
+        "ratios": {
+            "engine_vs_forward": f["seconds"] / e["seconds"],
+            "engine_vs_naive": nv["seconds"] / e["seconds"],
+            "engine_vs_naive_per_tile": e["tiles_per_s"] / nv["tiles_per_s"],
+            "engine_vs_forward_cpu_time": cpu["forward"] / cpu["engine"],
+            # the engine's own share of its wall time (everything but predictor calls), and how
+            # fast the model ran inside the engine compared with the pure forward (> 1: slower,
+            # e.g. the reader thread or another process competing for the cores)
+            "engine_own_share": e["engine_own_seconds"] / e["seconds"],
+            "predictor_in_engine_vs_pure_forward": e["predictor_seconds"] / f["seconds"],
+            "engine_vs_naive_cpu_time": cpu["naive"] / cpu["engine"],
+            "batched_vs_batch1_predictor_per_tile": (nv["predictor_seconds"] / nv["tiles"])
+            / (f["seconds"] / f["tiles"]),
+            "engine_big_batch_vs_naive": (nv["seconds"] / _best(runs["engine_big_batch"])["seconds"]
+                                          if big else None),
+            "engine_big_batch_vs_naive_cpu_time": (cpu["naive"] / cpu["engine_big_batch"]
+                                                   if big else None),
+            "rss_large_vs_small": {m["gdal_cachemax"]: m["peak_ratio"] for m in memory}},
+        "goals": GOALS,
+        "memory": memory,
+        "profile_top": profile,
+        "run_seconds": time.perf_counter() - t_run,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print()
+    print(table(result))
+    print(f"\nrun time {result['run_seconds']:.0f} s; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
