@@ -168,10 +168,11 @@ class Sentinel1GRD(RasterDataset):
     def __getitem__(self, query: Any) -> dict[str, Any]:
         sample = super().__getitem__(query)
         image = sample["image"]
-        valid = torch.isfinite(image) & (image > 0)
+        # in place, one mask: NaN, -inf, 0 and negatives fail `> 0`, +inf fails `< inf`
+        invalid = ~((image > 0) & (image < float("inf")))
         if self.decibels:
-            image = 10.0 * torch.log10(torch.where(valid, image, torch.ones_like(image)))
-        sample["image"] = torch.where(valid, image, torch.full_like(image, self.nodata_value))
+            image.masked_fill_(invalid, 1.0).log10_().mul_(10.0)
+        sample["image"] = image.masked_fill_(invalid, self.nodata_value)
         sample["bands"] = list(self.bands)
         return sample
 
