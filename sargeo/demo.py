@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     results = out / "results"
     detections = results / f"{test_tif.stem}.gpkg"
     preview = out / "detections.png"
-    key = dict(stamp.get("detector") or str(checkpoint), score_thr=args.score_thr)
+    key = dict(model=stamp.get("detector") or str(checkpoint), score_thr=args.score_thr)
     if _stage_done(stamp, "inference", key, detections, preview) and not own_model:
         print(f"[4/5] inference cached: {detections}")
     else:
