@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from benchmarks import reproduce
@@ -46,3 +47,170 @@ def test_markdown_shows_measured_published_and_difference():
          "measured": {"random init": {"mean": 40.0, "std": 1.0}}}]}
     text = reproduce.markdown(result)
     assert "| mstar_40shot | 96.70 | random init | 40.00 +- 1.00 | -56.70 |" in text
+
+
+# -- Tables 2 and 3 on tiny generated data (real formats, a few steps) ---------------------------
+
+TINY = reproduce.SmallRecipe(img_size=64, pretrain_size=64, pretrain_steps=2, pretrain_batch=4,
+                             iters=2, batch_size=2, warmup_iters=1, width=32, rois=32,
+                             eval_limit=2)
+INITS = {reproduce.RANDOM, reproduce.MAE, reproduce.SARMAE}
+
+
+def _tiny_ssdd(root):
+    """The shared SSDD subset's layout: a 300-image train subset json and the test json."""
+    from tests.mm.native_data import write_coco_split
+
+    write_coco_split(root, "annotations/instances_sarship_train_subset300.json",
+                     "train_subset300", n=4, seed=1)
+    write_coco_split(root, "annotations/instances_sarship_test.json", "test", n=3, seed=2)
+
+
+def _tiny_sen1floods11(root, size=64):
+    """S1Hand (VV, VH in dB, NaN no-data) and LabelHand (1 / 0 / -1) GeoTIFF chips: four usable
+    chips with different water fractions, one whose label is all no-data."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    (root / "S1").mkdir(parents=True)
+    (root / "Labels").mkdir()
+    rng = np.random.default_rng(0)
+    profile = dict(driver="GTiff", width=size, height=size, crs="EPSG:4326",
+                   transform=from_origin(10.0, 50.0, 9e-5, 9e-5))
+    for chip, rows in {"A_1": 40, "B_2": 24, "C_3": 8, "D_4": 0, "E_5": -1}.items():
+        label = np.zeros((size, size), np.int16)
+        label[:max(rows, 0)] = 1
+        label[:, :4] = -1
+        if rows < 0:
+            label[:] = -1
+        db = np.where(label == 1, -22.0, -8.0)[None] + rng.normal(0, 1.5, (2, size, size))
+        db[1] -= 7.0
+        db[:, -2:, -2:] = np.nan
+        with rasterio.open(root / "S1" / f"{chip}_S1Hand.tif", "w", count=2, dtype="float32",
+                           nodata=np.nan, **profile) as dst:
+            dst.write(db.astype(np.float32))
+        with rasterio.open(root / "Labels" / f"{chip}_LabelHand.tif", "w", count=1,
+                           dtype="int16", **profile) as dst:
+            dst.write(label[None])
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a busy shared CPU, spinning OpenMP threads slow tiny runs down."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _cells(result):
+    return {c["column"]: c for c in result["cells"]}
+
+
+def test_sen1floods11_split_is_fixed_and_excludes_unusable_chips(tmp_path):
+    _tiny_sen1floods11(tmp_path / "s1f")
+    split = reproduce.sen1floods11_split(tmp_path / "s1f")
+    assert split["excluded"] == {"E_5": "label all no-data"}
+    # sorted by water fraction A > B > C > D; every third from the third goes to test
+    assert split["test"] == ["C_3"] and split["train"] == ["A_1", "B_2", "D_4"]
+    assert split == reproduce.sen1floods11_split(tmp_path / "s1f")
+
+
+@pytest.mark.slow
+def test_table2_small_budget_runs_ssdd_and_explains_the_rest(tmp_path, one_thread):
+    _tiny_ssdd(tmp_path / "data" / "ssdd_coco")
+    result = reproduce.table2(tmp_path / "data", None, "small", tmp_path / "work", TINY)
+    cells = _cells(result)
+    assert set(cells) == {"horizontal_detection/sardet_100k", "horizontal_detection/ssdd",
+                          "oriented_detection/rsar"}
+    ssdd = cells["horizontal_detection/ssdd"]
+    assert ssdd["published"] == 68.10 and "not_run" not in ssdd
+    assert set(ssdd["measured"]) == INITS
+    for stats in ssdd["measured"].values():
+        assert 0.0 <= stats["mean"] <= 100.0 and stats["runs"] == 1
+        assert set(stats["details"]) == {"AP50", "train loss"}
+    assert ssdd["gap_sarmae_vs_random"] == pytest.approx(
+        ssdd["measured"][reproduce.SARMAE]["mean"] - ssdd["measured"][reproduce.RANDOM]["mean"],
+        abs=0.011)
+    assert "4 images" in ssdd["dataset"] and "3 images" in ssdd["dataset"]
+    for column in ("horizontal_detection/sardet_100k", "oriented_detection/rsar"):
+        assert cells[column]["not_run"].startswith("not run: no ")
+    # both encoders were pretrained by sargeo, exported in the published layout, and loaded
+    exported = sorted((tmp_path / "work").glob("ssdd_*_sare*.pth"))
+    assert [p.stem[-5:] for p in exported] == ["sare0", "sare1"]
+    assert set(ssdd["pretraining_loss"]) == {reproduce.MAE, reproduce.SARMAE}
+    assert all(p["steps"] == TINY.pretrain_steps for p in ssdd["pretraining_loss"].values())
+    assert result["small_budget_protocol"]["recipe"]["iters"] == 2
+    text = reproduce.markdown(result)
+    assert "| horizontal_detection/ssdd | 68.10 | random init |" in text
+    assert "gap SARMAE - random" in text and "not run: no sardet_100k" in text
+
+
+@pytest.mark.slow
+def test_table3_small_budget_runs_sen1floods11_water_and_explains_the_rest(tmp_path,
+                                                                         one_thread):
+    _tiny_sen1floods11(tmp_path / "data" / "sen1floods11")
+    result = reproduce.table3(tmp_path / "data", None, "small", tmp_path / "work", TINY)
+    cells = _cells(result)
+    assert len(cells) == 8
+    for column in ("industrial_area", "natural_area", "land_use", "water", "housing", "other",
+                   "mIoU"):
+        assert cells[f"segmentation/{column}"]["not_run"].startswith(
+            "not run: no air_polsar_seg")
+    water = cells["segmentation/water_binary_IoU"]
+    assert water["published"] == 92.31 and water["comparable"] is False
+    assert set(water["measured"]) == INITS
+    for stats in water["measured"].values():
+        assert 0.0 <= stats["mean"] <= 100.0 and set(stats["details"]) == {"mIoU", "train loss"}
+    assert "test ['C_3']" in water["dataset"]
+    assert any("excluded E_5 (label all no-data)" in note for note in result["notes"])
+    text = reproduce.markdown(result)
+    assert "n/a: other data set" in text and "| segmentation/mIoU | 66.53 | |" in text
+
+
+def test_full_budget_cells_say_what_they_need(tmp_path):
+    _tiny_ssdd(tmp_path / "ssdd")
+    _tiny_sen1floods11(tmp_path / "sen1floods11")
+    table2 = _cells(reproduce.table2(tmp_path, None, "full", tmp_path / "w2"))
+    assert table2["horizontal_detection/ssdd"]["not_run"] == (
+        "not run: the full budget needs --checkpoint (a SARMAE ViT-B/16)")
+    table3 = _cells(reproduce.table3(tmp_path, "ckpt.pth", "full", tmp_path / "w3"))
+    reason = table3["segmentation/water_binary_IoU"]["not_run"]
+    assert reason.startswith("not run: no air_polsar_seg") and "small budget only" in reason
+
+
+def test_markdown_shows_single_runs_gaps_and_incomparable_cells():
+    result = {"table": 3, "metric": "IoU (%)", "budget": "small", "notes": ["split A/B"],
+              "cells": [{"column": "segmentation/water_binary_IoU", "published": 92.31,
+                         "comparable": False, "gap_sarmae_vs_random": 1.5,
+                         "measured": {"random init": {"mean": 50.0, "std": 0.0, "runs": 1,
+                                                      "details": {"mIoU": 60.0}}}}]}
+    text = reproduce.markdown(result)
+    assert ("| segmentation/water_binary_IoU | 92.31 | random init | 50.00 (1 run) | "
+            "n/a: other data set | mIoU 60.00 |") in text
+    assert "| segmentation/water_binary_IoU | | gap SARMAE - random | +1.50 | | |" in text
+    assert "- split A/B" in text
+
+
+@pytest.mark.parametrize("config", ["mmdet/sarmae_vit-b16_faster-rcnn_ssdd.py",
+                                    "mmdet/sarmae_vit-b16_faster-rcnn_sardet100k.py",
+                                    "mmrotate/sarmae_vit-b16_oriented-rcnn-le90_rsar.py",
+                                    "mmseg/sarmae_vit-b16_upernet_air-polsar-seg.py",
+                                    "mmseg/sarmae_vit-b16_upernet_air-polsar-seg-water.py"])
+def test_every_table_config_shrinks_to_the_small_budget_and_builds(config):
+    pytest.importorskip("mmcv.ops")
+    if "mmrotate" in config:
+        pytest.importorskip("mmrotate")
+    from sargeo.mm.runner import build_model, load_config
+
+    reproduce.register_mm_extras()
+    cfg = load_config(reproduce.CONFIGS / config)
+    reproduce.shrink_config(cfg, reproduce.RECIPES[2])
+    assert cfg.val_dataloader is None and cfg.train_cfg.max_iters == reproduce.RECIPES[2].iters
+    model = build_model(cfg)
+    assert model.backbone.embed_dim == 192 and model.backbone.num_layers == 12
+    if "rpn_head" in cfg.model:
+        assert cfg.model.rpn_head.anchor_generator.scales[0] < 8
