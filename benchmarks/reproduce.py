@@ -408,6 +408,19 @@ def rsar_task(folder: Path, work: Path) -> MMTask:
     files = files if keep is None else [files[i] for i in keep]
     n_test = len(list((folder / "test/annfiles").glob("*.txt")))
 
+    point = _point_root(folder, n_test)
+
+    return MMTask(
+        key="rsar", config=CONFIGS / "mmrotate/sarmae_vit-b16_oriented-rcnn-le90_rsar.py",
+        point=point, dataset=f"RSAR ({folder})",
+        pretrain_data=_image_crops(files, "rsar"),
+        metrics={"mAP": ("dota/mAP", 100.0)})
+
+
+def _point_root(folder: Path, n_test: int):
+    """A task's ``point``: every dataloader reads ``folder``; the small budget evaluates on an
+    evenly spaced subset of the ``n_test`` test images."""
+
     def point(cfg: Any, recipe: SmallRecipe | None) -> None:
         for split in ("train", "val", "test"):
             if cfg.get(f"{split}_dataloader") is not None:
@@ -415,11 +428,7 @@ def rsar_task(folder: Path, work: Path) -> MMTask:
         if recipe is not None:
             cfg.test_dataloader.dataset.indices = _evenly(n_test, recipe.eval_limit)
 
-    return MMTask(
-        key="rsar", config=CONFIGS / "mmrotate/sarmae_vit-b16_oriented-rcnn-le90_rsar.py",
-        point=point, dataset=f"RSAR ({folder})",
-        pretrain_data=_image_crops(files, "rsar"),
-        metrics={"mAP": ("dota/mAP", 100.0)})
+    return point
 
 
 def air_polsar_seg_task(folder: Path, work: Path, water: bool) -> MMTask:
@@ -431,12 +440,7 @@ def air_polsar_seg_task(folder: Path, work: Path, water: bool) -> MMTask:
     n_test = len(list((folder / "test_set/images").glob("*.png")))
     classes = ("background", "Water") if water else tuple(AIR_COLUMNS)
 
-    def point(cfg: Any, recipe: SmallRecipe | None) -> None:
-        for split in ("train", "val", "test"):
-            if cfg.get(f"{split}_dataloader") is not None:
-                cfg[f"{split}_dataloader"].dataset.data_root = str(folder) + "/"
-        if recipe is not None:
-            cfg.test_dataloader.dataset.indices = _evenly(n_test, recipe.eval_limit)
+    point = _point_root(folder, n_test)
 
     name = "sarmae_vit-b16_upernet_air-polsar-seg" + ("-water" if water else "")
     return MMTask(
@@ -673,20 +677,9 @@ def shrink_config(cfg: Any, recipe: SmallRecipe) -> None:
     if model.get("test_cfg", {}).get("mode") == "slide":
         model.test_cfg.update(crop_size=(size, size), stride=(size * 3 // 4,) * 2)
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("scale", "size", "crop_size", "img_scale") and \
-                        isinstance(value, tuple | list) and len(value) == 2 and \
-                        all(isinstance(v, int) and v > size for v in value):
-                    node[key] = (size, size)
-                else:
-                    walk(value)
-        elif isinstance(node, list | tuple):
-            for value in node:
-                walk(value)
+    from sargeo.mm.configs import shrink_image_sizes
 
-    walk(cfg._cfg_dict)
+    shrink_image_sizes(cfg, size)
     cfg.train_dataloader.update(batch_size=recipe.batch_size, num_workers=0,
                                 persistent_workers=False,
                                 sampler=dict(type="InfiniteSampler", shuffle=True))

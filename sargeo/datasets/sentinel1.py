@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import rasterio
-import torch
 from pyproj import CRS
 from torchgeo.datasets import RasterDataset
 

@@ -43,3 +43,28 @@ def replace_sync_bn(cfg: Any) -> Any:
         for value in cfg:
             replace_sync_bn(value)
     return cfg
+
+
+#: config keys that hold an input or crop size as an (h, w) pair
+SIZE_KEYS = ("scale", "size", "crop_size", "img_scale")
+
+
+def shrink_image_sizes(cfg: Any, size: int, keys: tuple[str, ...] = SIZE_KEYS) -> Any:
+    """Replace every (h, w) pair of ints larger than ``size`` under ``keys`` (pipeline resizes,
+    crops, pads, preprocessor sizes) by ``(size, size)``, in place: the same pipeline at a
+    smaller input, e.g. for CPU smoke runs. Returns ``cfg``."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, tuple | list) and len(value) == 2 and \
+                        all(isinstance(v, int) and v > size for v in value):
+                    node[key] = (size, size)
+                else:
+                    walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(getattr(cfg, "_cfg_dict", cfg))
+    return cfg

@@ -25,7 +25,6 @@ Config::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,8 +80,6 @@ class GeoTileDataset(torch.utils.data.Dataset):
         if sampler not in ("random", "grid"):
             raise ValueError(f"GeoTileDataset: sampler must be 'random' or 'grid', got "
                              f"{sampler!r}")
-        if not Path(labels).exists():
-            raise FileNotFoundError(f"GeoTileDataset: label file not found: {labels}")
         self.task, self.tile_size = task, tile_size
         self.ignore_index = ignore_index
         self.images = Sentinel1GRD(scenes, bands=bands, crs=crs, res=res)

@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("mmcv.ops")
 
+from sargeo.mm.configs import shrink_image_sizes  # noqa: E402
 from tests.mm.native_data import write_coco_split, write_dota_split, write_seg_split  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ALL = sorted(p for p in CONFIGS.glob("mm*/*.py"))
-SIZE_KEYS = ("scale", "size", "crop_size")
 
 
 def _load(path: Path):
@@ -57,19 +57,7 @@ def shrink(cfg, size: int = 128) -> None:
     if cfg.model.get("test_cfg", {}).get("mode") == "slide":
         cfg.model.test_cfg.update(crop_size=(size, size), stride=(size * 3 // 4,) * 2)
 
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in SIZE_KEYS and isinstance(value, tuple | list) and len(value) == 2 \
-                        and all(isinstance(v, int) and v >= 256 for v in value):
-                    node[key] = (size, size)
-                else:
-                    walk(value)
-        elif isinstance(node, list | tuple):
-            for value in node:
-                walk(value)
-
-    walk(cfg._cfg_dict)
+    shrink_image_sizes(cfg, size)
     for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         cfg[name].update(num_workers=0, persistent_workers=False, batch_size=2)
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=2, val_interval=2)
@@ -168,3 +156,15 @@ def test_missing_data_and_wrong_annotation_formats_are_named(tmp_path):
     _point_data(rsar, tmp_path / "rsar")
     with pytest.raises(DatasetError, match=r"0.txt:1: expected DOTA"):
         check_datasets(rsar)
+
+
+def test_shrink_image_sizes_reaches_every_pipeline_size_and_keeps_smaller_ones():
+    cfg = _load(CONFIGS / "mmseg/sarmae_vit-b16_upernet_air-polsar-seg.py")
+    shrink_image_sizes(cfg, 128)
+    steps = {s["type"]: s for s in cfg.train_dataloader.dataset.pipeline}
+    assert steps["RandomResize"]["scale"] == (128, 128)
+    assert steps["RandomCrop"]["crop_size"] == (128, 128)
+    assert cfg.model.data_preprocessor.size == (128, 128)
+    assert cfg.model.test_cfg.stride == (384, 384)  # not a size key: left alone
+    small = {"pipeline": [{"type": "Resize", "scale": (64, 96)}]}
+    assert shrink_image_sizes(small, 128)["pipeline"][0]["scale"] == (64, 96)
