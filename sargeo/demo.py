@@ -6,8 +6,8 @@
 2. pretrain a small SARMAE (ViT-Tiny/16, SARE speckle on) on chips drawn straight from the
    training GeoTIFF by torchgeo random geo sampling, with Lightning on the CPU, and export it in
    the published SARMAE layout;
-3. train a ship detector (Faster R-CNN on that encoder,
-   ``configs/mmdet/sarmae_vit-t16_faster-rcnn_s1-ships_cpu.py``) from the training scene and
+3. train a ship detector (a CenterNet head on that encoder,
+   ``configs/mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py``) from the training scene and
    its GeoPackage through :class:`sargeo.mm.GeoTileDataset`, without tiling to disk;
 4. run the streaming tiled inference (``sargeo infer``) over the whole test scene: ships to a
    GeoPackage in the scene's CRS, and a PNG quicklook;
@@ -20,6 +20,7 @@ Every stage is cached in the output folder; a second run only re-scores. With ``
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import time
@@ -32,7 +33,7 @@ TINY = dict(size="tiny", img_size=64, patch_size=16, in_chans=3, decoder_dim=128
             decoder_depth=2, decoder_heads=4, norm_pix_loss=False, sare=True, sarc=False,
             lr=1e-3, warmup_epochs=1, seed=0)
 DETECTOR_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mmdet" / \
-    "sarmae_vit-t16_faster-rcnn_s1-ships_cpu.py"
+    "sarmae_vit-t16_centernet_s1-ships_cpu.py"
 MATCH_IOU = 0.25  #: a detection matches a true ship when their boxes overlap this much (IoU)
 
 
@@ -40,15 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo_output"),
                         help="output folder (default: demo_output)")
     parser.add_argument("--steps", type=int, default=200, help="pretraining steps (200)")
-    parser.add_argument("--det-iters", type=int, default=300,
-                        help="detector training iterations (300)")
+    parser.add_argument("--det-iters", type=int, default=1200,
+                        help="detector training iterations (1200)")
     parser.add_argument("--size", type=int, default=1024, help="training scene width/height")
     parser.add_argument("--test-size", type=int, default=2048, help="test scene width/height")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, help="your detector's config (with --checkpoint)")
     parser.add_argument("--checkpoint", type=Path, help="your trained detector checkpoint")
-    parser.add_argument("--score-thr", type=float, default=0.5,
-                        help="detections below this score are not written (0.5)")
+    parser.add_argument("--score-thr", type=float, default=0.4,
+                        help="detections below this score are not written (0.4)")
     parser.add_argument("--force", action="store_true", help="recompute even if cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -110,8 +111,10 @@ def _train_detector(args: argparse.Namespace, scene_tif: Path, truth: Path, weig
         cfg[loader].dataset.update(scenes=str(scene_tif.resolve()), labels=str(truth.resolve()),
                                    layer="ships")
     cfg.train_dataloader.dataset.seed = args.seed
-    # no validation pass: stage 5 scores the whole test scene instead
+    # no validation pass (mmengine would run one after the last iteration): stage 5 scores
+    # the whole test scene instead
     cfg.train_cfg.update(max_iters=args.det_iters, val_interval=args.det_iters + 1)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     warmup = min(50, max(1, args.det_iters // 5))
     cfg.param_scheduler[0].update(end=warmup)
     cfg.param_scheduler[-1].update(begin=warmup, end=max(warmup + 1, args.det_iters))
@@ -175,17 +178,21 @@ def run(args: argparse.Namespace) -> int:
 
     train_tif, train_truth = out / "train_scene.tif", out / "train_truth.gpkg"
     test_tif, test_truth = out / "test_scene.tif", out / "test_truth.gpkg"
-    key = dict(version=__version__, size=args.size, test_size=args.test_size, seed=args.seed)
+    # a busy training scene (a ship per 0.4 km^2): more ships per tile to learn from
+    n_train_ships = max(20, args.size ** 2 // 4_000)
+    key = dict(version=__version__, size=args.size, test_size=args.test_size, seed=args.seed,
+               train_ships=n_train_ships)
     if _stage_done(stamp, "scenes", key, train_tif, train_truth, test_tif, test_truth):
         print(f"[1/5] scenes cached: {train_tif.name}, {test_tif.name}")
     else:
         print(f"[1/5] simulating a {args.size} px training scene and a {args.test_size} px "
               "test scene (Sentinel-1-like, UTM, VV/VH)")
+        t0 = time.monotonic()
         simulate_scene(train_tif, train_truth, width=args.size, height=args.size,
-                       seed=args.seed, n_ships=max(20, args.size ** 2 // 12_000),
-                       overwrite=True)
+                       seed=args.seed, n_ships=n_train_ships, overwrite=True)
         simulate_scene(test_tif, test_truth, width=args.test_size, height=args.test_size,
                        seed=args.seed + 1000, overwrite=True, progress=not args.quiet)
+        print(f"      {time.monotonic() - t0:.0f} s")
         stamp = {"scenes": key}
 
     weights = out / "sarmae_vit_tiny_demo.pth"
@@ -200,17 +207,23 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"[2/5] pretraining SARMAE ViT-Tiny/16 (SARE on) for {args.steps} steps on "
                   "chips sampled from the training GeoTIFF (CPU)")
+            t0 = time.monotonic()
             history = _pretrain(args, train_tif, weights)
-            print(f"      loss {history[0][1]:.3f} -> {history[-1][1]:.3f}")
+            print(f"      loss {history[0][1]:.3f} -> {history[-1][1]:.3f}, "
+                  f"{time.monotonic() - t0:.0f} s")
             stamp = {k: v for k, v in stamp.items() if k == "scenes"} | {"pretrain": key}
         config, checkpoint = out / "ship_detector.py", out / "ship_detector.pth"
-        key = dict(key, det_iters=args.det_iters)
+        key = dict(key, det_iters=args.det_iters, config=DETECTOR_CONFIG.name,
+                   config_sha=hashlib.sha256(DETECTOR_CONFIG.read_bytes()).hexdigest()[:16])
         if _stage_done(stamp, "detector", key, config, checkpoint):
             print(f"[3/5] detector cached: {checkpoint}")
         else:
-            print(f"[3/5] training a Faster R-CNN on the SARMAE encoder for {args.det_iters} "
-                  "iterations, straight from the training scene and its GeoPackage")
+            print(f"[3/5] training a ship detector (CenterNet head) on the SARMAE encoder for "
+                  f"{args.det_iters} iterations, straight from the training scene and its "
+                  "GeoPackage")
+            t0 = time.monotonic()
             config, checkpoint = _train_detector(args, train_tif, train_truth, weights, out)
+            print(f"      {time.monotonic() - t0:.0f} s")
             stamp["detector"] = key
     stamp_path.write_text(json.dumps(stamp))
 

@@ -51,6 +51,7 @@ from sargeo.inference.merge import (
     Detections,
     merge_detections,
     window_detections,
+    window_interiors,
 )
 from sargeo.inference.predictor import check_predictor
 from sargeo.inference.reader import PrefetchReader, SceneError, SceneInfo, open_scene
@@ -417,7 +418,8 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
     finally:
         bar.close()
         writer.close(raise_errors=ok)
-    merged = merge_detections(Detections.concat(parts, rotated), iou_thr=nms_iou)
+    merged = merge_detections(Detections.concat(parts, rotated), iou_thr=nms_iou,
+                              interiors=window_interiors(windows, info.height, info.width))
     if n_data == 0:
         _warn_nodata(info, result, "an empty detection layer")
     frame = detections_frame(merged, predictor.classes, info.transform, info.crs,

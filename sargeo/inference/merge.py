@@ -4,9 +4,11 @@ Detections. Windows overlap, so an object near a window edge is seen twice or mo
 window, possibly cut in another. Two steps turn these into one detection per object:
 
 1. a detection that touches an inner window edge (a "truncated" one: the window cuts the object)
-   is dropped when a detection of the same class that does not touch an inner edge covers most
-   of it (intersection over the truncated box's area >= ``ios_thr``): the window that saw the
-   whole object wins, even when the cut view scored higher;
+   is dropped when another window saw its whole area away from that window's own inner edges
+   (that window's verdict stands, whether it found the object or not: a model's spurious
+   slivers along tile edges vanish), or when a detection of the same class that does not touch
+   an inner edge covers most of it (intersection over the truncated box's area >= ``ios_thr``):
+   the window that saw the whole object wins, even when the cut view scored higher;
 2. class-aware non-maximum suppression: :func:`torchvision.ops.batched_nms` for horizontal boxes,
    :func:`mmcv.ops.nms_rotated` for oriented ones (with an exact shapely fallback when mmcv's
    compiled ops are missing).
@@ -91,13 +93,42 @@ def _pairs_intersecting(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
     return ia, ib
 
 
-def suppress_truncated(dets: Detections, ios_thr: float = 0.6) -> np.ndarray:
-    """Boolean keep mask: False for truncated detections mostly covered (intersection over
-    their own area >= ``ios_thr``) by a non-truncated detection of the same class."""
+def window_interiors(windows: Sequence[Window], height: int, width: int,
+                     margin: float = 1.0) -> np.ndarray:
+    """(N, 4) x1, y1, x2, y2 of each window less ``margin`` pixels along its inner edges (those
+    that are not the scene's edge): where a detection counts as whole, not truncated."""
+    box = np.array([[w.col_off, w.row_off, w.col_off + w.width, w.row_off + w.height]
+                    for w in windows], np.float64).reshape(-1, 4)
+    inner = np.stack([box[:, 0] > 0, box[:, 1] > 0, box[:, 2] < width, box[:, 3] < height], 1)
+    return box + np.array([margin, margin, -margin, -margin]) * inner
+
+
+def seen_whole_elsewhere(dets: Detections, interiors: np.ndarray) -> np.ndarray:
+    """Boolean mask: truncated detections that lie inside some window's interior (see
+    :func:`window_interiors`); their own window cannot be one, since they touch its edge."""
+    import shapely
+
+    out = np.zeros(len(dets), bool)
+    cut = np.flatnonzero(dets.truncated)
+    if len(cut) == 0 or len(interiors) == 0:
+        return out
+    tree = shapely.STRtree(shapely.box(*interiors.T))
+    inside, _ = tree.query(dets.select(cut).polygons(), predicate="within")
+    out[cut[np.unique(inside)]] = True
+    return out
+
+
+def suppress_truncated(dets: Detections, ios_thr: float = 0.6,
+                       interiors: np.ndarray | None = None) -> np.ndarray:
+    """Boolean keep mask: False for truncated detections that another window saw whole
+    (inside one of ``interiors``, when given) or that a non-truncated detection of the same
+    class mostly covers (intersection over their own area >= ``ios_thr``)."""
     import shapely
 
     keep = np.ones(len(dets), bool)
-    cut, whole = np.flatnonzero(dets.truncated), np.flatnonzero(~dets.truncated)
+    if interiors is not None:
+        keep &= ~seen_whole_elsewhere(dets, interiors)
+    cut, whole = np.flatnonzero(dets.truncated & keep), np.flatnonzero(~dets.truncated)
     if len(cut) == 0 or len(whole) == 0:
         return keep
     polys = dets.polygons()
@@ -191,13 +222,14 @@ def nms_rotated(rboxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
     return kept[np.argsort(-scores[kept], kind="stable")]
 
 
-def merge_detections(dets: Detections, iou_thr: float = 0.5,
-                     ios_thr: float = 0.6) -> Detections:
+def merge_detections(dets: Detections, iou_thr: float = 0.5, ios_thr: float = 0.6,
+                     interiors: np.ndarray | None = None) -> Detections:
     """Per-window detections -> one per object (see the module docstring), sorted by
-    decreasing score, then top to bottom, left to right."""
+    decreasing score, then top to bottom, left to right. ``interiors``: the windows' interiors
+    (:func:`window_interiors`) for dropping truncated views that another window saw whole."""
     if len(dets) == 0:
         return dets
-    dets = dets.select(np.flatnonzero(suppress_truncated(dets, ios_thr)))
+    dets = dets.select(np.flatnonzero(suppress_truncated(dets, ios_thr, interiors)))
     nms = nms_rotated if dets.rotated else nms_boxes
     dets = dets.select(nms(dets.boxes, dets.scores, dets.labels, iou_thr))
     if dets.rotated:

@@ -1,6 +1,6 @@
 """OpenMMLab adapters (mmdet, mmrotate, mmseg): the ``SARMAEViT`` backbone, the
 ``SimpleFeaturePyramid`` neck, the ``SARMAELayerDecayConstructor`` optimizer constructor, the
-``SARNormalize`` pipeline transform and the torchgeo bridge datasets, all registered in
+``SARNormalize`` and ``InputBorder`` pipeline transforms and the torchgeo bridge datasets, all registered in
 mmengine's root registries so configs of all three packages can name them.
 
 Importing this package applies :mod:`sargeo.mm.compat`; ``import sargeo`` alone never imports
@@ -12,10 +12,11 @@ from sargeo.mm import compat
 compat.apply()
 
 from sargeo.mm.backbone import SARMAEViT  # noqa: E402
+from sargeo.mm.border import InputBorder  # noqa: E402
 from sargeo.mm.geo_dataset import GeoTileDataset  # noqa: E402
 from sargeo.mm.layer_decay import SARMAELayerDecayConstructor  # noqa: E402
 from sargeo.mm.neck import SimpleFeaturePyramid  # noqa: E402
 from sargeo.mm.transforms import SARNormalize  # noqa: E402
 
-__all__ = ["GeoTileDataset", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize",
+__all__ = ["GeoTileDataset", "InputBorder", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize",
            "SimpleFeaturePyramid"]

@@ -354,6 +354,28 @@ def test_any_predictor_plugs_in_and_score_threshold_applies(tmp_path):
     assert frame.score.is_monotonic_decreasing
 
 
+class _TopEdgeSliver:
+    """A model artefact seen in practice: a thin box along every tile's top edge."""
+
+    task, classes, in_channels, tile_size = "detection", ("ship",), 1, 64
+
+    def __call__(self, images, valid):
+        import torch
+
+        return [{"boxes": torch.tensor([[20.0, 0.0, 30.0, 2.0]]), "scores": torch.tensor([0.9]),
+                 "labels": torch.tensor([0])} for _ in range(images.shape[0])]
+
+
+def test_slivers_along_inner_tile_edges_are_dropped(tmp_path):
+    # 160 x 128 scene, 64 px tiles overlapping by 16: rows start at 0, 48, 96; only the top
+    # row's slivers lie on the scene's edge (not truncated), the rest another window saw whole
+    scene = write_raster(tmp_path / "s.tif", speckle((160, 128)))
+    res = predict_scene(scene, _TopEdgeSliver(), tmp_path / "out", overlap=16, progress=False)
+    frame = gpd.read_file(res.outputs["detections"])
+    assert res.n_windows == 9
+    assert sorted(frame.px_y1.tolist()) == [0.0, 0.0, 0.0]
+
+
 def test_many_scenes_keep_going_past_a_bad_one(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -44,6 +44,7 @@ def _config_and_checkpoint(name: str, tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("name,task", [
     ("mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", "detection"),
+    ("mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py", "detection"),
     ("mmrotate/sarmae_vit-b16_oriented-rcnn-le90_s1-ships.py", "rotated_detection"),
     ("mmseg/sarmae_vit-b16_upernet_s1-water.py", "segmentation"),
 ])

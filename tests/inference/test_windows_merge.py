@@ -15,6 +15,7 @@ from sargeo.inference.merge import (
     nms_rotated,
     nms_rotated_shapely,
     window_detections,
+    window_interiors,
 )
 from sargeo.inference.windows import plan_windows
 
@@ -71,6 +72,31 @@ def test_truncated_view_loses_to_the_whole_one_even_with_a_higher_score():
     merged = merge_detections(Detections.concat([a, b], False), iou_thr=0.5)
     assert len(merged) == 1
     np.testing.assert_allclose(merged.boxes[0], [120, 20, 140, 28])
+
+
+def test_a_sliver_at_an_inner_edge_that_another_window_saw_whole_is_dropped():
+    # a 240 x 128 scene, windows rows [0, 128) and [112, 240); the second window reports a thin
+    # box along its top edge (a model artefact) that the first window saw whole and did not find
+    windows = [Window(0, 0, 128, 128), Window(0, 112, 128, 128)]
+    sliver = window_detections({"boxes": [[91, 0, 100, 2]], "scores": [0.9], "labels": [0]},
+                               windows[1], 240, 128, False, 0.1)
+    assert sliver.truncated.tolist() == [True]
+    interiors = window_interiors(windows, 240, 128)
+    np.testing.assert_allclose(interiors, [[0, 0, 128, 127], [0, 113, 128, 240]])
+    assert len(merge_detections(sliver, interiors=interiors)) == 0
+    assert len(merge_detections(sliver)) == 1  # without the windows nothing says it is spurious
+
+
+def test_an_object_longer_than_the_overlap_keeps_both_cut_halves():
+    # rows [100, 140) span the 16 px overlap [112, 128): no window sees the object whole
+    windows = [Window(0, 0, 128, 128), Window(0, 112, 128, 128)]
+    a = window_detections({"boxes": [[40, 100, 48, 128]], "scores": [0.9], "labels": [0]},
+                          windows[0], 240, 128, False, 0.1)
+    b = window_detections({"boxes": [[40, 0, 48, 28]], "scores": [0.8], "labels": [0]},
+                          windows[1], 240, 128, False, 0.1)
+    merged = merge_detections(Detections.concat([a, b], False),
+                              interiors=window_interiors(windows, 240, 128))
+    assert len(merged) == 2
 
 
 def test_boxes_at_the_scene_edge_are_not_truncated():

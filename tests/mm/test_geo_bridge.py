@@ -100,6 +100,19 @@ def test_faster_rcnn_trains_from_scene_and_geopackage_and_its_loss_falls(scene_f
     assert "coco/bbox_mAP" in metrics
 
 
+def test_cpu_centernet_trains_from_scene_and_validates_with_the_coco_metric(scene_folder,
+                                                                          tmp_path):
+    # the demo's detector; its test pipeline's InputBorder gives the head the border it needs
+    cfg = _geo_cfg("mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py", scene_folder, "truth.gpkg",
+                   "ships", iters=80)
+    cfg.optim_wrapper.optimizer.lr = 1e-3
+    cfg.randomness = dict(seed=0)
+    _, losses, metrics = _run(cfg, tmp_path)
+    assert len(losses) == 80 and np.isfinite(losses).all()
+    assert losses[-20:].mean() < 0.9 * losses[:20].mean(), losses  # learning (the demo scores it)
+    assert "coco/bbox_mAP" in metrics
+
+
 @pytest.mark.slow
 def test_oriented_rcnn_trains_from_scene_and_geopackage(scene_folder, tmp_path):
     cfg = _geo_cfg("mmrotate/sarmae_vit-b16_oriented-rcnn-le90_s1-ships.py", scene_folder,
