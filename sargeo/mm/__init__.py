@@ -1,7 +1,7 @@
 """OpenMMLab adapters (mmdet, mmrotate, mmseg): the ``SARMAEViT`` backbone, the
 ``SimpleFeaturePyramid`` neck, the ``SARMAELayerDecayConstructor`` optimizer constructor, the
-``SARNormalize`` and ``InputBorder`` pipeline transforms and the torchgeo bridge datasets, all registered in
-mmengine's root registries so configs of all three packages can name them.
+``SARNormalize`` and ``InputBorder`` pipeline transforms and the torchgeo bridge datasets, all
+registered in mmengine's root registries so configs of all three packages can name them.
 
 Importing this package applies :mod:`sargeo.mm.compat`; ``import sargeo`` alone never imports
 OpenMMLab.
@@ -18,5 +18,5 @@ from sargeo.mm.layer_decay import SARMAELayerDecayConstructor  # noqa: E402
 from sargeo.mm.neck import SimpleFeaturePyramid  # noqa: E402
 from sargeo.mm.transforms import SARNormalize  # noqa: E402
 
-__all__ = ["GeoTileDataset", "InputBorder", "SARMAEViT", "SARMAELayerDecayConstructor", "SARNormalize",
-           "SimpleFeaturePyramid"]
+__all__ = ["GeoTileDataset", "InputBorder", "SARMAEViT", "SARMAELayerDecayConstructor",
+           "SARNormalize", "SimpleFeaturePyramid"]
