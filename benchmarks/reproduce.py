@@ -249,9 +249,15 @@ class SmallRecipe:
     ``batch_size`` images, AdamW ``lr`` (the config's betas, weight decay, layer decay and
     gradient clipping), linear warm-up over ``warmup_iters`` then cosine to 0; evaluation once
     at the end on at most ``eval_limit`` test images (evenly spaced). 8-bit inputs are
-    normalised with 127.5 / 127.5, as the pretraining sees them. Detection: anchor scales shrink
-    with the input, heads sample ``rois`` RoIs per image (RoIAlign with 2 x 2 samples per bin)
-    from 500 proposals after NMS over the 1,000 best per level, test score threshold 0.001.
+    normalised with 127.5 / 127.5, as the pretraining sees them. Horizontal detection:
+    ``detector="centernet"`` (the default) puts sargeo's CPU ship-detector head in place of the
+    config's Faster R-CNN heads (a CenterNet head on the stride-4 pyramid level, as
+    ``configs/mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py``): at this budget the Faster
+    R-CNN scores 0.0 AP whatever the initialisation (measured), so it shows no direction.
+    ``detector="config"`` keeps the Faster R-CNN: anchor scales shrink with the input, heads
+    sample ``rois`` RoIs per image (RoIAlign with 2 x 2 samples per bin) from 500 proposals
+    after NMS over the 1,000 best per level, test score threshold 0.001 (also the oriented
+    detector's settings).
     """
 
     img_size: int = 256
@@ -266,6 +272,8 @@ class SmallRecipe:
     warmup_iters: int = 20
     width: int = 64
     rois: int = 128
+    detector: str = "centernet"
+    seeds: int = 1  #: fine-tuning runs per initialisation (seeds seed, seed + 1, ...)
     eval_limit: int = 500
     seed: int = 0
 
@@ -277,8 +285,10 @@ class SmallRecipe:
                 f"{self.seed}")
 
 
-#: Table 3's UPerNet iterations cost about 1.5 times Faster R-CNN's here
-RECIPES = {2: SmallRecipe(), 3: SmallRecipe(iters=250)}
+#: Table 3's UPerNet iterations cost about 1.5 times Faster R-CNN's here, CenterNet's less
+RECIPES = {2: SmallRecipe(iters=500), 3: SmallRecipe(iters=250)}
+#: sargeo's CPU ship detector: where the small-budget CenterNet head is defined
+CPU_DETECTOR = CONFIGS / "mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py"
 
 
 @dataclass
@@ -654,6 +664,10 @@ def shrink_config(cfg: Any, recipe: SmallRecipe) -> None:
     if pre.get("mean") is not None and len(pre.mean) == 3:
         # 8-bit images to [-1, 1]: what the pretraining's 0.5 / 0.5 normalisation feeds
         pre.update(mean=[127.5] * 3, std=[127.5] * 3)
+    if model.type == "FasterRCNN" and recipe.detector == "centernet":
+        _use_centernet(cfg, width)
+    elif recipe.detector not in ("centernet", "config"):
+        raise ValueError(f"SmallRecipe.detector: {recipe.detector!r}; use centernet or config")
     if "rpn_head" in model:
         model.neck.out_channels = width
         model.rpn_head.update(in_channels=width, feat_channels=width)
@@ -699,6 +713,34 @@ def shrink_config(cfg: Any, recipe: SmallRecipe) -> None:
     cfg.randomness = dict(seed=recipe.seed)
     if cfg.get("default_scope") == "mmseg":
         cfg.test_evaluator = dict(type="ClassIoUMetric", iou_metrics=["mIoU"])
+
+
+def _use_centernet(cfg: Any, width: int) -> None:
+    """Replace a Faster R-CNN's neck and heads by the CPU ship detector's CenterNet head
+    (:data:`CPU_DETECTOR`), keeping the data preprocessor, the backbone and the class count;
+    test pipelines get the ``border`` meta the head reads (:class:`sargeo.mm.InputBorder`)."""
+    from sargeo.mm.runner import load_config
+
+    ref = load_config(CPU_DETECTOR).model
+    model = cfg.model
+    classes = model.roi_head.bbox_head.num_classes
+    for key in ("neck", "rpn_head", "roi_head", "train_cfg", "test_cfg"):
+        model.pop(key, None)
+    model.update(type="CenterNet", neck=dict(ref.neck, in_channels=192, out_channels=width),
+                 bbox_head=dict(ref.bbox_head, num_classes=classes, in_channels=width,
+                                feat_channels=width),
+                 train_cfg=None, test_cfg=dict(ref.test_cfg))
+    for name in ("val_dataloader", "test_dataloader"):
+        loader = cfg.get(name)
+        pipeline = loader.dataset.get("pipeline") if loader else None
+        if not pipeline or any(step["type"] == "InputBorder" for step in pipeline):
+            continue
+        pack = next(i for i, step in enumerate(pipeline)
+                    if step["type"].endswith("PackDetInputs"))
+        keys = pipeline[pack].get("meta_keys", ("img_id", "img_path", "ori_shape", "img_shape",
+                                                "scale_factor", "flip", "flip_direction"))
+        pipeline[pack].meta_keys = (*keys, "border")
+        pipeline.insert(pack, dict(type="InputBorder"))
 
 
 def task_config(task: MMTask, recipe: SmallRecipe | None) -> Any:
@@ -771,17 +813,25 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
                 seconds[f"pretrain {label}"] = round(time.monotonic() - start, 1)
             inits[label] = str(pretrained[key])
         cfg = task_config(task, recipe)
-    measured: dict[str, dict[str, float]] = {}
+    measured: dict[str, list[dict[str, float]]] = {}
+    seeds = [recipe.seed + i for i in range(recipe.seeds if budget == "small" else 1)]
     for label, init in inits.items():
         start = time.monotonic()
-        metrics = run_mm(cfg, init, work / f"{task.key}_{task.config.stem}" / _slug(label))
+        measured[label] = []
+        for seed in seeds:
+            if budget == "small":
+                cfg.randomness = dict(seed=seed)
+            folder = work / f"{task.key}_{task.config.stem}" / _slug(label)
+            metrics = run_mm(cfg, init, folder if seed == recipe.seed else
+                             folder.with_name(f"{folder.name}_seed{seed}"))
+            missing = [key for key, _ in task.metrics.values() if key not in metrics]
+            if missing:
+                raise KeyError(f"{task.config.name}: metrics {missing} not in {sorted(metrics)}")
+            values = {name: round(metrics[key] * factor, 2)
+                      for name, (key, factor) in task.metrics.items()}
+            measured[label].append(values | {"train loss": round(metrics["train_loss_last50"],
+                                                                 4)})
         seconds[f"finetune+test {label}"] = round(time.monotonic() - start, 1)
-        missing = [key for key, _ in task.metrics.values() if key not in metrics]
-        if missing:
-            raise KeyError(f"{task.config.name}: metrics {missing} not in {sorted(metrics)}")
-        measured[label] = {name: round(metrics[key] * factor, 2)
-                           for name, (key, factor) in task.metrics.items()}
-        measured[label]["train loss"] = round(metrics["train_loss_last50"], 4)
     pretraining = {label: json.loads(Path(init).with_suffix(".json").read_text())
                    for label, init in inits.items()
                    if budget == "small" and init and Path(init).with_suffix(".json").is_file()}
@@ -790,11 +840,19 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
 
 def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple[str, ...] = (),
           comparable: bool = True) -> None:
-    """Put one metric of a task run into ``cell`` with the small-budget gaps."""
-    cell["measured"] = {
-        init: {"mean": values[metric], "std": 0.0, "runs": 1,
-               "details": {d: values[d] for d in (*details, "train loss") if d in values}}
-        for init, values in run["measured"].items()}
+    """Put one metric of a task run into ``cell`` (mean and sample standard deviation over
+    its seeds, each seed's value) with the small-budget gaps."""
+    import statistics
+
+    def stats(runs: list[dict[str, float]]) -> dict[str, Any]:
+        values = [r[metric] for r in runs]
+        keys = [d for d in (*details, "train loss") if d in runs[0]]
+        return {"mean": round(statistics.fmean(values), 2),
+                "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+                "runs": len(values), "values": values,
+                "details": {d: round(statistics.fmean(r[d] for r in runs), 4) for d in keys}}
+
+    cell["measured"] = {init: stats(runs) for init, runs in run["measured"].items()}
     if run.get("pretraining"):
         cell["pretraining_loss"] = run["pretraining"]
     if not comparable:
@@ -809,7 +867,7 @@ def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple
                                            "full --checkpoint)"}
 
 
-def _small_protocol(recipe: SmallRecipe) -> dict[str, Any]:
+def _small_protocol(recipe: SmallRecipe, detection: bool = False) -> dict[str, Any]:
     return {"recipe": asdict(recipe),
             "pretraining": f"ViT-Tiny/{recipe.patch_size}, {recipe.pretrain_steps} steps x "
                            f"{recipe.pretrain_batch} random {recipe.pretrain_size} px crops of "
@@ -818,8 +876,15 @@ def _small_protocol(recipe: SmallRecipe) -> dict[str, Any]:
                            "(SARMAE) and once without (MAE ablation)",
             "finetuning": f"the cell's config shrunk to ViT-Tiny/{recipe.patch_size} at "
                           f"{recipe.img_size} px, {recipe.iters} iterations x "
-                          f"{recipe.batch_size} images, one run per initialisation, seed "
-                          f"{recipe.seed}"}
+                          f"{recipe.batch_size} images, "
+                          + (f"one run per initialisation, seed {recipe.seed}"
+                             if recipe.seeds == 1 else
+                             f"{recipe.seeds} runs per initialisation, seeds {recipe.seed}-"
+                             f"{recipe.seed + recipe.seeds - 1} (pretraining: seed "
+                             f"{recipe.seed})") + (
+                              "; horizontal detection with the CPU ship detector's CenterNet "
+                              "head in place of Faster R-CNN's"
+                              if detection and recipe.detector == "centernet" else "")}
 
 
 def table2(data_root: Path, checkpoint: str | None, budget: str, work: Path,
@@ -851,7 +916,8 @@ def table2(data_root: Path, checkpoint: str | None, budget: str, work: Path,
     return {"table": 2, "metric": "box mAP (%): COCO AP@[.5:.95] for SSDD / SARDet-100K, "
             "DOTA mAP@0.5 for RSAR", "budget": budget, "cells": cells, "notes": notes,
             "seconds_per_step": seconds,
-            "small_budget_protocol": None if budget == "full" else _small_protocol(recipe)}
+            "small_budget_protocol": (None if budget == "full"
+                                      else _small_protocol(recipe, detection=True))}
 
 
 def table3(data_root: Path, checkpoint: str | None, budget: str, work: Path,
@@ -944,8 +1010,11 @@ def markdown(result: dict[str, Any]) -> str:
                 diff = "n/a: other data set"
             else:
                 diff = f"{stats['mean'] - pub:+.2f}"
-            value = (f"{stats['mean']:.2f} (1 run)" if stats.get("runs") == 1
-                     else f"{stats['mean']:.2f} +- {stats['std']:.2f}")
+            runs = stats.get("runs")
+            value = (f"{stats['mean']:.2f} (1 run)" if runs == 1
+                     else f"{stats['mean']:.2f} +- {stats['std']:.2f}"
+                     + (f" ({runs} runs: {', '.join(f'{v:.2f}' for v in stats['values'])})"
+                        if stats.get("values") else ""))
             details = ", ".join(f"{k} {v:.2f}" if k != "train loss" else f"{k} {v:.3f}"
                                 for k, v in stats.get("details", {}).items())
             lines.append(f"| {cell['column']} | {pub_text} | {init} | {value} | {diff} | "
@@ -989,6 +1058,8 @@ def main(argv: list[str] | None = None) -> int:
     small.add_argument("--pretrain-steps", type=int, help="pretraining steps per encoder")
     small.add_argument("--img-size", type=int, help="input size in pixels")
     small.add_argument("--eval-limit", type=int, help="at most this many test images")
+    small.add_argument("--seeds", type=int,
+                       help="fine-tuning runs (seeds) per initialisation (default 1)")
     args = parser.parse_args(argv)
     # idle OpenMP threads sleep instead of spinning: on a shared CPU the default spin-waiting
     # slows training several-fold (read when torch is first imported, below)
@@ -1001,7 +1072,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {k: v for k, v in (("iters", args.iters),
                                        ("pretrain_steps", args.pretrain_steps),
                                        ("img_size", args.img_size),
-                                       ("eval_limit", args.eval_limit)) if v is not None}
+                                       ("eval_limit", args.eval_limit),
+                                       ("seeds", args.seeds)) if v is not None}
         recipe = replace(RECIPES[args.table], **overrides)
         build = table2 if args.table == 2 else table3
         result = build(args.data_root, args.checkpoint, args.budget,

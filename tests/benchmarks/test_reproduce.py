@@ -214,3 +214,38 @@ def test_every_table_config_shrinks_to_the_small_budget_and_builds(config):
     assert model.backbone.embed_dim == 192 and model.backbone.num_layers == 12
     if "rpn_head" in cfg.model:
         assert cfg.model.rpn_head.anchor_generator.scales[0] < 8
+    if "faster-rcnn" in config:  # the small budget's CenterNet head, with the border it reads
+        assert cfg.model.type == "CenterNet" and "rpn" not in cfg.model.test_cfg
+        assert cfg.model.bbox_head.num_classes == (1 if "ssdd" in config else 6)
+        steps = [step["type"] for step in cfg.test_dataloader.dataset.pipeline]
+        assert steps[-2:] == ["InputBorder", "PackDetInputs"]
+        assert "border" in cfg.test_dataloader.dataset.pipeline[-1].meta_keys
+
+
+def test_small_budget_can_keep_the_configs_faster_rcnn():
+    pytest.importorskip("mmcv.ops")
+    from dataclasses import replace
+
+    from sargeo.mm.runner import load_config
+
+    cfg = load_config(reproduce.CONFIGS / "mmdet/sarmae_vit-b16_faster-rcnn_ssdd.py")
+    reproduce.shrink_config(cfg, replace(reproduce.RECIPES[2], detector="config"))
+    assert cfg.model.type == "FasterRCNN" and cfg.model.roi_head.bbox_head.in_channels == 64
+    with pytest.raises(ValueError, match="detector"):
+        reproduce.shrink_config(load_config(reproduce.CONFIGS /
+                                            "mmdet/sarmae_vit-b16_faster-rcnn_ssdd.py"),
+                                replace(reproduce.RECIPES[2], detector="yolo"))
+
+
+def test_seeds_are_averaged_with_their_spread_and_gaps_use_the_means():
+    runs = {reproduce.RANDOM: [{"IoU": 40.0, "train loss": 0.5}, {"IoU": 44.0, "train loss": 0.7}],
+            reproduce.MAE: [{"IoU": 45.0, "train loss": 0.5}, {"IoU": 45.0, "train loss": 0.5}],
+            reproduce.SARMAE: [{"IoU": 50.0, "train loss": 0.4}, {"IoU": 52.0, "train loss": 0.4}]}
+    cell = {"column": "segmentation/water", "published": 92.31}
+    reproduce._fill(cell, {"measured": runs}, "IoU")
+    random = cell["measured"][reproduce.RANDOM]
+    assert random["mean"] == 42.0 and random["std"] == pytest.approx(2.83) and random["runs"] == 2
+    assert random["values"] == [40.0, 44.0] and random["details"]["train loss"] == 0.6
+    assert cell["gap_sarmae_vs_random"] == 9.0 and cell["gap_sarmae_vs_mae"] == 6.0
+    text = reproduce.markdown({"table": 3, "metric": "IoU (%)", "cells": [cell]})
+    assert "42.00 +- 2.83 (2 runs: 40.00, 44.00)" in text
