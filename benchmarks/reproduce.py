@@ -88,11 +88,8 @@ def pretrain_encoder(data: Any, out: Path, *, sare: bool, steps: int, img_size: 
     ``{"image": (C, H, W) in [0, 1]}``, no labels) with sargeo's pretraining module; returns the
     encoder exported in the published SARMAE layout, with the loss at the first step and over
     the last ten beside it (``out`` with suffix ``.json``). An existing ``out`` is reused."""
-    import lightning as L
-
-    from sargeo.pretrain.data import ResumableDataLoader
-    from sargeo.pretrain.datamodule import collate_pretrain
     from sargeo.pretrain.module import SARMAEPretrainModule
+    from sargeo.pretrain.quick import fit_quick
 
     if out.is_file():
         return out
@@ -101,28 +98,13 @@ def pretrain_encoder(data: Any, out: Path, *, sare: bool, steps: int, img_size: 
                                   in_chans=in_chans, decoder_dim=128, decoder_depth=2,
                                   decoder_heads=4, sare=sare, lr=lr,
                                   warmup_epochs=warmup_epochs, seed=seed)
-
-    class Data(L.LightningDataModule):
-        def train_dataloader(self):
-            return ResumableDataLoader(data, batch_size, seed=seed, collate_fn=collate_pretrain)
-
-    class Losses(L.Callback):
-        def __init__(self) -> None:
-            self.values: list[float] = []
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self.values.append(float(outputs["loss"]))
-
-    Data.batch_size = batch_size
-    losses = Losses()
     start = time.monotonic()
-    L.Trainer(max_steps=steps, max_epochs=max_epochs, accelerator="cpu", logger=False,
-              enable_checkpointing=False, enable_progress_bar=False, callbacks=[losses],
-              enable_model_summary=False, gradient_clip_val=1.0).fit(module, datamodule=Data())
-    tail = losses.values[-10:]
+    losses = [loss for _, loss in fit_quick(module, data, steps=steps, batch_size=batch_size,
+                                            seed=seed, max_epochs=max_epochs)]
+    tail = losses[-10:]
     out.with_suffix(".json").write_text(json.dumps({
-        "steps": len(losses.values), "seconds": round(time.monotonic() - start, 1),
-        "loss_first_step": round(losses.values[0], 4) if losses.values else None,
+        "steps": len(losses), "seconds": round(time.monotonic() - start, 1),
+        "loss_first_step": round(losses[0], 4) if losses else None,
         "loss_last_10_steps": round(sum(tail) / len(tail), 4) if tail else None}) + "\n")
     return module.export_encoder(out)
 
@@ -717,6 +699,15 @@ def shrink_config(cfg: Any, recipe: SmallRecipe) -> None:
         cfg.test_evaluator = dict(type="ClassIoUMetric", iou_metrics=["mIoU"])
 
 
+def _pack_det_meta_keys() -> tuple[str, ...]:
+    """mmdet's ``PackDetInputs`` default ``meta_keys``."""
+    import inspect
+
+    from mmdet.datasets.transforms import PackDetInputs
+
+    return inspect.signature(PackDetInputs.__init__).parameters["meta_keys"].default
+
+
 def _use_centernet(cfg: Any, width: int) -> None:
     """Replace a Faster R-CNN's neck and heads by the CPU ship detector's CenterNet head
     (:data:`CPU_DETECTOR`), keeping the data preprocessor, the backbone and the class count;
@@ -739,8 +730,8 @@ def _use_centernet(cfg: Any, width: int) -> None:
             continue
         pack = next(i for i, step in enumerate(pipeline)
                     if step["type"].endswith("PackDetInputs"))
-        keys = pipeline[pack].get("meta_keys", ("img_id", "img_path", "ori_shape", "img_shape",
-                                                "scale_factor", "flip", "flip_direction"))
+        keys = pipeline[pack].get("meta_keys")
+        keys = _pack_det_meta_keys() if keys is None else keys
         pipeline[pack].meta_keys = (*keys, "border")
         pipeline.insert(pack, dict(type="InputBorder"))
 

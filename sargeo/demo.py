@@ -60,32 +60,17 @@ def _stage_done(stamp: dict, name: str, key: Any, *files: Path) -> bool:
 
 def _pretrain(args: argparse.Namespace, scene_tif: Path, weights: Path) -> list:
     """Pretrain SARMAE ViT-Tiny on chips of the scene; returns the loss history."""
-    import lightning as L
     import torch
 
-    from sargeo.pretrain.data import ResumableDataLoader
-    from sargeo.pretrain.datamodule import collate_pretrain
     from sargeo.pretrain.module import SARMAEPretrainModule
+    from sargeo.pretrain.quick import fit_quick
     from sargeo.pretrain.scenes import SceneChips
 
     chips = SceneChips(scene_tif, size=TINY["img_size"], length=512, seed=args.seed)
     torch.manual_seed(args.seed)
     module = SARMAEPretrainModule(**TINY)
-    history: list = []
-
-    class Record(L.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            history.append((trainer.global_step, float(outputs["loss"])))
-
-    class Data(L.LightningDataModule):
-        def train_dataloader(self):
-            return ResumableDataLoader(chips, 16, seed=args.seed, collate_fn=collate_pretrain)
-
-    trainer = L.Trainer(max_steps=args.steps, max_epochs=1000, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=not args.quiet,
-                        enable_model_summary=False, callbacks=[Record()],
-                        gradient_clip_val=1.0, default_root_dir=weights.parent)
-    trainer.fit(module, datamodule=Data())
+    history = fit_quick(module, chips, steps=args.steps, batch_size=16, seed=args.seed,
+                        max_epochs=1000, progress=not args.quiet, root_dir=weights.parent)
     module.export_encoder(weights)
     from sargeo.viz import render_loss_curve, render_reconstructions
 
@@ -111,9 +96,9 @@ def _train_detector(args: argparse.Namespace, scene_tif: Path, truth: Path, weig
         cfg[loader].dataset.update(scenes=str(scene_tif.resolve()), labels=str(truth.resolve()),
                                    layer="ships")
     cfg.train_dataloader.dataset.seed = args.seed
-    # no validation pass (mmengine would run one after the last iteration): stage 5 scores
+    # no validation loop (mmengine would run one after the last iteration): stage 5 scores
     # the whole test scene instead
-    cfg.train_cfg.update(max_iters=args.det_iters, val_interval=args.det_iters + 1)
+    cfg.train_cfg.update(max_iters=args.det_iters)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     warmup = min(50, max(1, args.det_iters // 5))
     cfg.param_scheduler[0].update(end=warmup)

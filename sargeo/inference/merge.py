@@ -34,6 +34,9 @@ from rasterio.windows import Window
 from sargeo.geo import hbox_corners, rbox_corners
 
 NODATA_CLASS = 255  #: class id of pixels no window saw validly
+#: a box within this many pixels of an inner window edge is truncated (cut by the window); the
+#: same margin bounds the window interiors where a box counts as seen whole
+EDGE_MARGIN = 1.0
 
 
 # -- detections --------------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def _pairs_intersecting(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def window_interiors(windows: Sequence[Window], height: int, width: int,
-                     margin: float = 1.0) -> np.ndarray:
+                     margin: float = EDGE_MARGIN) -> np.ndarray:
     """(N, 4) x1, y1, x2, y2 of each window less ``margin`` pixels along its inner edges (those
     that are not the scene's edge): where a detection counts as whole, not truncated."""
     box = np.array([[w.col_off, w.row_off, w.col_off + w.width, w.row_off + w.height]
@@ -103,18 +106,18 @@ def window_interiors(windows: Sequence[Window], height: int, width: int,
     return box + np.array([margin, margin, -margin, -margin]) * inner
 
 
-def seen_whole_elsewhere(dets: Detections, interiors: np.ndarray) -> np.ndarray:
-    """Boolean mask: truncated detections that lie inside some window's interior (see
-    :func:`window_interiors`); their own window cannot be one, since they touch its edge."""
+def seen_whole_elsewhere(polys: np.ndarray, interiors: np.ndarray) -> np.ndarray:
+    """Boolean mask over ``polys`` (truncated detections' polygons): those inside some
+    window's interior (see :func:`window_interiors`); their own window cannot be one, since
+    they touch its edge."""
     import shapely
 
-    out = np.zeros(len(dets), bool)
-    cut = np.flatnonzero(dets.truncated)
-    if len(cut) == 0 or len(interiors) == 0:
+    out = np.zeros(len(polys), bool)
+    if len(polys) == 0 or len(interiors) == 0:
         return out
     tree = shapely.STRtree(shapely.box(*interiors.T))
-    inside, _ = tree.query(dets.select(cut).polygons(), predicate="within")
-    out[cut[np.unique(inside)]] = True
+    inside, _ = tree.query(polys, predicate="within")
+    out[np.unique(inside)] = True
     return out
 
 
@@ -126,12 +129,15 @@ def suppress_truncated(dets: Detections, ios_thr: float = 0.6,
     import shapely
 
     keep = np.ones(len(dets), bool)
+    if not dets.truncated.any():
+        return keep
+    polys = dets.polygons()
     if interiors is not None:
-        keep &= ~seen_whole_elsewhere(dets, interiors)
+        cut = np.flatnonzero(dets.truncated)
+        keep[cut[seen_whole_elsewhere(polys[cut], interiors)]] = False
     cut, whole = np.flatnonzero(dets.truncated & keep), np.flatnonzero(~dets.truncated)
     if len(cut) == 0 or len(whole) == 0:
         return keep
-    polys = dets.polygons()
     ic, iw = _pairs_intersecting(polys[cut], polys[whole])
     ic, iw = cut[ic], whole[iw]
     same = dets.labels[ic] == dets.labels[iw]
@@ -240,7 +246,7 @@ def merge_detections(dets: Detections, iou_thr: float = 0.5, ios_thr: float = 0.
 
 
 def window_detections(result: dict, window: Window, height: int, width: int, rotated: bool,
-                      score_thr: float, edge_margin: float = 1.0) -> Detections:
+                      score_thr: float, edge_margin: float = EDGE_MARGIN) -> Detections:
     """One predictor result (tile pixels) -> :class:`Detections` in scene pixels: score
     threshold, horizontal boxes clipped to the window's part of the scene, degenerate and
     non-finite boxes dropped, and ``truncated`` set for boxes within ``edge_margin`` pixels of an

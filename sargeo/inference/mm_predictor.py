@@ -47,9 +47,12 @@ class MMPredictor:
         self.fingerprint = ""
 
     def _samples(self, batch: int, h: int, w: int) -> list:
-        # border: the tile lies at the network input's origin (sargeo.mm.border.InputBorder)
+        from sargeo.mm.border import input_border
+
+        # border: the tile lies at the network input's origin, as InputBorder says in pipelines
         meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
-                    scale_factor=(1.0, 1.0), batch_input_shape=(h, w), border=(0, h, 0, w))
+                    scale_factor=(1.0, 1.0), batch_input_shape=(h, w),
+                    border=input_border(h, w))
         if self.task == "segmentation":
             from mmseg.structures import SegDataSample
 

@@ -13,11 +13,15 @@ from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
 
+def input_border(height: int, width: int) -> tuple[int, int, int, int]:
+    """``border`` (top, bottom, left, right) of an image at the network input's origin."""
+    return 0, int(height), 0, int(width)
+
+
 @TRANSFORMS.register_module()
 class InputBorder(BaseTransform):
-    """Sets ``results["border"] = (0, h, 0, w)`` from ``img_shape`` (see module docstring)."""
+    """Sets ``results["border"]`` from ``img_shape`` (see :func:`input_border`)."""
 
     def transform(self, results: dict) -> dict:
-        h, w = results["img_shape"][:2]
-        results["border"] = (0, int(h), 0, int(w))
+        results["border"] = input_border(*results["img_shape"][:2])
         return results
