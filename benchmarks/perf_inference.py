@@ -21,8 +21,18 @@ Everything is measured in one run, as ratios against a baseline run beside it:
    capped (64 MB) and, for comparison, with GDAL's default block cache (5 % of RAM).
    Goal: within 10 %.
 
-A diagnostic rides along with part 2: ``predict_scene`` at a larger batch (``--extra-batch``,
-default 16), since on a compute-bound CPU run the batch size is the engine's one lever.
+Rows beside part 2, each against the same naive float32 loop:
+
+- 2b. ``predict_scene`` at a larger batch (``--extra-batch``, default 16);
+- 2c. ``predict_scene`` with ``precision="bf16"`` (backbone and neck under bfloat16 autocast,
+  ``sargeo infer --precision bf16``), with the share of the float32 engine's detections that
+  the bfloat16 run finds again (same class, box IoU >= 0.5);
+- 2d. a scene with a Sentinel-1 footprint (``--footprint``: swath width, default 2560 px): a
+  GRD swath projected to UTM is a rectangle turned by its track heading (12 degrees here,
+  250 x 170 km), so its bounding box has nodata corners (30 %); the engine skips windows
+  with no valid pixel (12 % of them at 2560 px, 256 px tiles; the share grows with the scene:
+  a whole 25,000 px GRD approaches the collar's 30 %), the naive loop runs them all. Float32
+  and bfloat16 engine rows.
 
 Parts 1 and 2 alternate over ``--rounds`` rounds, the order rotating (the best wall time of each
 counts: the machine is shared); process CPU time is kept beside wall time, and every round's
@@ -70,7 +80,8 @@ def scene(work: Path, size: int, seed: int = 0) -> Path:
     return path
 
 
-def mm_predictor(work: Path, tile: int, config: Path = CONFIG):
+def mm_predictor(work: Path, tile: int, config: Path = CONFIG, precision: str = "fp32",
+                 device: str = "cpu"):
     """``load_predictor`` on a copy of ``config`` at ``tile`` px and a checkpoint of its
     untrained model (seed 0), both written once under ``work/models``."""
     import torch
@@ -96,7 +107,69 @@ def mm_predictor(work: Path, tile: int, config: Path = CONFIG):
         torch.save({"state_dict": model.state_dict(), "meta": {"note": "untrained, seed 0"}},
                    tmp)
         tmp.replace(ckpt)
-    return load_predictor(cfg_path, ckpt)
+    return load_predictor(cfg_path, ckpt, precision=precision, device=device)
+
+
+def footprint_scene(work: Path, width: int, heading_deg: float = 12.0,
+                    aspect: float = 170 / 250, seed: int = 0) -> Path:
+    """A simulated scene shaped like a Sentinel-1 GRD projected to UTM: a swath ``width`` px
+    across and ``aspect * width`` px along track, turned by ``heading_deg``, in its bounding
+    box; nodata (0) outside the swath."""
+    import numpy as np
+    import rasterio
+
+    from sargeo.datasets.simulate import simulate_scene
+
+    path = work / f"scene_footprint{width}_h{heading_deg:g}_s{seed}.tif"
+    if path.is_file():
+        return path
+    t = np.deg2rad(heading_deg)
+    c, s_ = np.cos(t), np.sin(t)
+    w, h = width, aspect * width
+    nx, ny = int(np.ceil(w * c + h * s_)), int(np.ceil(w * s_ + h * c))
+    work.mkdir(parents=True, exist_ok=True)
+    full = work / f"{path.stem}.full.tif"
+    simulate_scene(full, None, width=nx, height=ny, seed=seed, overwrite=True, progress=False)
+    rows, cols = np.mgrid[0:ny, 0:nx] + 0.5
+    dx, dy = cols - nx / 2, rows - ny / 2
+    u, v = dx * c + dy * s_, -dx * s_ + dy * c  # coordinates along the turned axes
+    inside = (np.abs(u) <= w / 2) & (np.abs(v) <= h / 2)
+    with rasterio.open(full) as src:
+        profile, data, names = src.profile, src.read(), src.descriptions
+    data[:, ~inside] = profile["nodata"]
+    tmp = path.with_suffix(".part.tif")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+    tmp.replace(path)
+    full.unlink()
+    return path
+
+
+def nodata_fraction(path: Path) -> float:
+    """Share of the scene's pixels that are nodata in every band."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        return float((src.read_masks() == 0).all(0).mean())
+
+
+def agreement(reference: Path, other: Path, iou: float = 0.5) -> dict[str, Any]:
+    """Share of ``reference``'s detections that ``other`` has too (same class, box IoU >=
+    ``iou``), and the two counts."""
+    import geopandas as gpd
+    import numpy as np
+    import torch
+    from torchvision.ops import box_iou
+
+    a, b = gpd.read_file(reference), gpd.read_file(other)
+    if len(a) == 0:
+        return {"reference": 0, "other": len(b), "found_again": None}
+    ba = torch.tensor(a.geometry.bounds.to_numpy())
+    bb = torch.tensor(b.geometry.bounds.to_numpy()).reshape(-1, 4)
+    same = torch.as_tensor(a["class_name"].to_numpy()[:, None] == b["class_name"].to_numpy()[None])
+    hit = ((box_iou(ba, bb) >= iou) & same).any(1) if len(b) else torch.zeros(len(a), dtype=bool)
+    return {"reference": len(a), "other": len(b), "found_again": float(np.mean(hit.numpy()))}
 
 
 class TimedPredictor:
@@ -177,7 +250,8 @@ def time_engine(path: Path, predictor: Any, out: Path, *, tile: int, overlap: in
             "tiles_per_s": res.n_predicted / seconds,
             "n_windows": res.n_windows, "n_nodata": res.n_nodata, "n_objects": res.n_objects,
             "predictor_seconds": timed.seconds, "predictor_calls": timed.calls,
-            "engine_own_seconds": seconds - timed.seconds}
+            "engine_own_seconds": seconds - timed.seconds,
+            "detections": str(res.outputs["detections"])}
 
 
 # -- 2. the naive torchgeo loop ----------------------------------------------------------------
@@ -338,6 +412,31 @@ def table(result: dict[str, Any]) -> str:
             f"{b['best']['seconds']:.1f} s | {nv['seconds']:.1f} s | {ratio:.2f}x faster (CPU time "
             f"{r['engine_big_batch_vs_naive_cpu_time']:.2f}x) | >= 2x | "
             f"{'yes' if ratio >= GOALS['engine_vs_naive'] else 'no'} |")
+    two = GOALS["engine_vs_naive"]
+    if result.get("engine_bf16"):
+        b = result["engine_bf16"]
+        ag = b["agreement_with_fp32"]
+        found = "n/a" if ag["found_again"] is None else f"{100 * ag['found_again']:.1f} %"
+        lines.append(
+            f"| 2c. the same, predict_scene with precision bf16 ({b['vs_engine_fp32']:.2f}x "
+            f"the fp32 engine; {found} of its {ag['reference']} detections found again) | "
+            f"{b['best']['seconds']:.1f} s | {nv['seconds']:.1f} s | {b['vs_naive']:.2f}x "
+            f"faster | >= 2x | {'yes' if b['vs_naive'] >= two else 'no'} |")
+    if result.get("footprint"):
+        fp = result["footprint"]
+        fe, fn = fp["engine"]["best"], fp["naive"]["best"]
+        what = (f"Sentinel-1 footprint scene ({fp['scene']}, {100 * fp['nodata_fraction']:.0f} "
+                f"% nodata; engine {fe['tiles']} of {fn['tiles']} windows)")
+        lines.append(
+            f"| 2d. predict_scene vs naive loop, {what} | {fe['seconds']:.1f} s | "
+            f"{fn['seconds']:.1f} s | {fp['engine_vs_naive']:.2f}x faster | >= 2x | "
+            f"{'yes' if fp['engine_vs_naive'] >= two else 'no'} |")
+        if fp.get("engine_bf16"):
+            lines.append(
+                f"| 2d. the same, predict_scene with precision bf16 | "
+                f"{fp['engine_bf16']['best']['seconds']:.1f} s | {fn['seconds']:.1f} s | "
+                f"{fp['engine_bf16_vs_naive']:.2f}x faster | >= 2x | "
+                f"{'yes' if fp['engine_bf16_vs_naive'] >= two else 'no'} |")
     for m in result["memory"]:
         small, large = m["small"], m["large"]
         ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
@@ -367,6 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-batch", type=int, default=None,
                         help="also time predict_scene at this batch size (default 16; quick and "
                              "0: not)")
+    parser.add_argument("--device", default="cpu",
+                        help="the model's torch device (cpu; cuda:0 on a GPU machine)")
+    parser.add_argument("--no-bf16", action="store_true",
+                        help="skip the bfloat16 engine rows (2c, 2d bf16)")
+    parser.add_argument("--footprint", type=int, default=None,
+                        help="swath width in px of the Sentinel-1 footprint scene of row 2d "
+                             "(default 2560; quick and 0: not)")
     parser.add_argument("--gdal-cachemax", type=int, default=64, help="MB, for part 3")
     parser.add_argument("--no-default-cache", action="store_true",
                         help="skip part 3 with GDAL's default block cache")
@@ -395,12 +501,15 @@ def main(argv: list[str] | None = None) -> int:
 
     path = scene(work, size)
     t0 = time.perf_counter()
-    predictor = mm_predictor(work, tile)
+    predictor = mm_predictor(work, tile, device=args.device)
     load_s = time.perf_counter() - t0
+    bf16 = None if args.no_bf16 else mm_predictor(work, tile, precision="bf16",
+                                                       device=args.device)
     batches = engine_batches(path, predictor, tile, overlap, batch)
     with torch.inference_mode():  # warm-up: first-call allocations, lazy imports
-        predictor(torch.from_numpy(batches[0][0][:1]), torch.from_numpy(batches[0][1][:1]))
-        predictor(torch.from_numpy(batches[0][0]), torch.from_numpy(batches[0][1]))
+        for p in (predictor, bf16) if bf16 else (predictor,):
+            p(torch.from_numpy(batches[0][0][:1]), torch.from_numpy(batches[0][1][:1]))
+            p(torch.from_numpy(batches[0][0]), torch.from_numpy(batches[0][1]))
     measure = {
         "forward": lambda: time_forward(predictor, batches),
         "engine": lambda: time_engine(path, predictor, out, tile=tile, overlap=overlap,
@@ -412,6 +521,20 @@ def main(argv: list[str] | None = None) -> int:
         measure["engine_big_batch"] = lambda: time_engine(
             path, predictor, out, tile=tile, overlap=overlap, batch_size=big,
             score_thr=score_thr, nms_iou=nms_iou)
+    engine_kw = dict(tile=tile, overlap=overlap, batch_size=batch, score_thr=score_thr,
+                     nms_iou=nms_iou)
+    if bf16:
+        measure["engine_bf16"] = lambda: time_engine(path, bf16, out / "bf16", **engine_kw)
+    fp_size = (0 if args.quick else 2560) if args.footprint is None else args.footprint
+    fp_path = footprint_scene(work, fp_size) if fp_size else None
+    if fp_path:
+        measure["footprint_engine"] = lambda: time_engine(fp_path, predictor, out, **engine_kw)
+        measure["footprint_naive"] = lambda: naive_torchgeo(
+            fp_path, predictor, out, tile=tile, overlap=overlap, score_thr=score_thr,
+            nms_iou=nms_iou)
+        if bf16:
+            measure["footprint_engine_bf16"] = lambda: time_engine(
+                fp_path, bf16, out / "bf16", **engine_kw)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in measure}
     order = list(measure)
     for i in range(rounds):  # the order rotates so that no side always goes first
@@ -428,6 +551,31 @@ def main(argv: list[str] | None = None) -> int:
     cpu = {k: min(r["cpu_seconds"] for r in v) for k, v in runs.items()}
     if f["tiles"] != e["tiles"]:
         raise RuntimeError(f"the pure forward ran {f['tiles']} tiles, the engine {e['tiles']}")
+
+    extra: dict[str, Any] = {}
+    if bf16:
+        eb = _best(runs["engine_bf16"])
+        extra["engine_bf16"] = {
+            "best": eb, "rounds": runs["engine_bf16"],
+            "vs_naive": nv["seconds"] / eb["seconds"],
+            "vs_engine_fp32": e["seconds"] / eb["seconds"],
+            "agreement_with_fp32": agreement(Path(e["detections"]), Path(eb["detections"]))}
+    if fp_path:
+        fe, fn = _best(runs["footprint_engine"]), _best(runs["footprint_naive"])
+        import rasterio
+
+        with rasterio.open(fp_path) as src:
+            fp_shape = f"{src.width} x {src.height} px"
+        fp = {"scene": f"{fp_shape}: a {fp_size} px swath turned 12 deg, nodata outside",
+              "nodata_fraction": nodata_fraction(fp_path),
+              "engine": {"best": fe, "rounds": runs["footprint_engine"]},
+              "naive": {"best": fn, "rounds": runs["footprint_naive"]},
+              "engine_vs_naive": fn["seconds"] / fe["seconds"]}
+        if bf16:
+            fb = _best(runs["footprint_engine_bf16"])
+            fp["engine_bf16"] = {"best": fb, "rounds": runs["footprint_engine_bf16"]}
+            fp["engine_bf16_vs_naive"] = fn["seconds"] / fb["seconds"]
+        extra["footprint"] = fp
 
     profile = None
     if args.profile:
@@ -473,7 +621,8 @@ def main(argv: list[str] | None = None) -> int:
                     "processor": platform.machine(), "python": platform.python_version(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                     "load_avg_at_end": os.getloadavg()},
-        "device": "cpu",
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(
+            args.device),
         "model": {"name": "SARMAE ViT-B/16 Faster R-CNN (untrained weights)",
                   "config": str(CONFIG.relative_to(ROOT)), "load_seconds": load_s},
         "scene": f"simulated {size} x {size} px, VV/VH float32 linear power, DEFLATE, "
@@ -510,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
             "engine_big_batch_vs_naive_cpu_time": (cpu["naive"] / cpu["engine_big_batch"]
                                                    if big else None),
             "rss_large_vs_small": {m["gdal_cachemax"]: m["peak_ratio"] for m in memory}},
+        **extra,
         "goals": GOALS,
         "memory": memory,
         "profile_top": profile,

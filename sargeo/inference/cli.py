@@ -48,6 +48,9 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="1-based bands to read (default: all)")
     parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
                         "if available, else cpu); the baselines run on the CPU")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: backbone and neck in bfloat16 autocast (faster on CPUs "
+                        "with AVX512-BF16/AMX and on GPUs; heads and NMS stay float32)")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted scenes, skip finished ones")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -82,9 +85,12 @@ def build_predictor(args: argparse.Namespace):
         from sargeo.inference.mm_predictor import load_predictor
 
         return load_predictor(args.config, args.checkpoint,
-                              device=args.device or default_device())
+                              device=args.device or default_device(), precision=args.precision)
     from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
 
+    if args.precision != "fp32":
+        raise ValueError("--precision applies to --config/--checkpoint models; the baselines "
+                         "run in numpy")
     common: dict = {}  # the baselines run on the CPU (numpy/scipy)
     if args.tile:
         common["tile_size"] = args.tile

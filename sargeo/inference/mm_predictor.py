@@ -17,6 +17,25 @@ import torch
 
 from sargeo.models.vit import CheckpointError
 
+#: ``precision`` values: ``bf16`` runs the backbone and neck (nearly all of a ViT's compute)
+#: under ``torch.autocast`` in bfloat16 and hands float32 features to the heads, whose box
+#: decoding and NMS stay in float32 (1.76x per ViT-B/16 forward on a 2-core CPU with
+#: AVX512-BF16, see benchmarks/perf_inference.py)
+PRECISIONS = ("fp32", "bf16")
+
+
+def _autocast_features(extract_feat: Any, device_type: str) -> Any:
+    """``extract_feat`` run under bfloat16 autocast, its feature maps returned as float32."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            feats = extract_feat(*args, **kwargs)
+        if isinstance(feats, torch.Tensor):
+            return feats.float()
+        return type(feats)(f.float() for f in feats)
+
+    return run
+
 
 def _find_transform(pipeline: list[dict], name: str) -> dict | None:
     for step in pipeline or []:
@@ -38,8 +57,14 @@ class MMPredictor:
 
     def __init__(self, model: torch.nn.Module, cfg: Any, *, task: str,
                  classes: tuple[str, ...], in_channels: int, tile_size: int,
-                 normalize: dict, device: str = "cpu") -> None:
+                 normalize: dict, device: str = "cpu", precision: str = "fp32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model, self.cfg = model.eval().to(device), cfg
+        self.precision = precision
+        if precision == "bf16":  # on this instance only: the model class is untouched
+            self.model.extract_feat = _autocast_features(self.model.extract_feat,
+                                                         torch.device(device).type)
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
         self.normalize, self.device = normalize, device
@@ -94,9 +119,9 @@ class MMPredictor:
 
 
 def load_predictor(config: str | Path, checkpoint: str | Path | None,
-                   device: str = "cpu") -> MMPredictor:
+                   device: str = "cpu", precision: str = "fp32") -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
-    train``) and wrap it for tiled inference."""
+    train``) and wrap it for tiled inference (``precision``: one of :data:`PRECISIONS`)."""
     from mmengine.registry import init_default_scope
 
     from sargeo.mm.runner import build_model, load_config
@@ -138,7 +163,7 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
     tile = int(dataset.get("tile_size") or backbone.get("img_size", 512))
     predictor = MMPredictor(model, cfg, task=task, classes=classes,
                             in_channels=int(backbone.get("in_channels", 3)), tile_size=tile,
-                            normalize=norm, device=device)
+                            normalize=norm, device=device, precision=precision)
     stats = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns)
              for p in (config, checkpoint) if p is not None]
     predictor.fingerprint = repr(stats)

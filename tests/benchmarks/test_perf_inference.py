@@ -58,3 +58,43 @@ def test_memory_run_in_a_fresh_process(small_scene, tmp_path):
                               batch_size=BATCH, gdal_cachemax_mb=64)
     assert run["peak_rss_mb"] >= run["rss_before_predict_mb"] > 0
     assert run["tiles"] == 9 and run["gdal_cachemax_env"] == "64"
+
+
+def test_footprint_scene_has_nodata_corners_the_engine_skips(cfar, tmp_path):
+    import rasterio
+
+    path = perf.footprint_scene(tmp_path, 600)
+    # a 600 x 408 px swath turned 12 degrees: its bounding box is 672 x 524 px, 30.4 % nodata
+    with rasterio.open(path) as src:
+        assert (src.width, src.height) == (672, 524)
+        band = src.read(1)
+        assert (band[[0, 0, -1, -1], [0, -1, 0, -1]] == src.nodata).all()
+        assert band[262, 336] != src.nodata
+    assert abs(perf.nodata_fraction(path) - 0.304) < 0.01
+    # small windows: the nodata corners hold some that have no valid pixel
+    engine = perf.time_engine(path, cfar, tmp_path / "e", tile=64, overlap=8, batch_size=BATCH,
+                              score_thr=0.3, nms_iou=0.5)
+    naive = perf.naive_torchgeo(path, cfar, tmp_path / "n", tile=64, overlap=8, score_thr=0.3,
+                                nms_iou=0.5)
+    assert engine["n_windows"] == naive["tiles"] == 120  # 12 x 10 windows
+    assert 0 < engine["n_nodata"] and engine["tiles"] == 120 - engine["n_nodata"]
+
+
+def test_agreement_counts_detections_found_again(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    def write(name, boxes, classes):
+        path = tmp_path / f"{name}.gpkg"
+        gpd.GeoDataFrame({"class_name": classes}, geometry=[shapely.box(*b) for b in boxes],
+                         crs="EPSG:32631").to_file(path, layer="detections")
+        return path
+
+    ref = write("ref", [(0, 0, 10, 10), (20, 20, 30, 30), (50, 50, 60, 60)],
+                ["ship", "ship", "ship"])
+    other = write("other", [(0, 0, 10, 11), (25, 25, 35, 35), (50, 50, 60, 60)],
+                  ["ship", "ship", "platform"])
+    got = perf.agreement(ref, other)
+    # the first box matches; the second overlaps too little; the third has another class
+    assert got == {"reference": 3, "other": 3, "found_again": 1 / 3}
+    assert perf.agreement(ref, ref)["found_again"] == 1.0

@@ -309,6 +309,10 @@ def test_cli_runs_a_baseline_and_reports(tmp_path, capsys):
     args = parser.parse_args([str(scene), "--config", "x.py", "--out", str(tmp_path / "p")])
     assert run_infer(args) == 2
     assert "--checkpoint" in capsys.readouterr().err
+    args = parser.parse_args([str(scene), "--baseline", "cfar", "--precision", "bf16",
+                              "--out", str(tmp_path / "q")])
+    assert run_infer(args) == 2
+    assert "--precision applies to --config" in capsys.readouterr().err
 
 
 # -- scene values and predictors ---------------------------------------------------------------

@@ -118,3 +118,48 @@ def test_band_count_the_model_does_not_expect_is_named(scene, tmp_path):
     with pytest.raises(Exception, match="2 band|band"):
         predict_scene(one_band, load_predictor(config, checkpoint), tmp_path / "o",
                       progress=False)
+
+
+@pytest.mark.parametrize("name", ["mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py",
+                                  "mmseg/sarmae_vit-b16_upernet_s1-water.py"])
+def test_bf16_precision_runs_features_in_bfloat16_and_keeps_outputs_float32(name, scene,
+                                                                            tmp_path):
+    import rasterio
+
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = _config_and_checkpoint(name, tmp_path)
+    fp32 = load_predictor(config, checkpoint)
+    bf16 = load_predictor(config, checkpoint, precision="bf16")
+    assert bf16.precision == "bf16" and fp32.precision == "fp32"
+    with rasterio.open(scene) as src:
+        tiles = torch.from_numpy(src.read(window=((0, TILE), (0, TILE)))[None].repeat(2, 0))
+    seen: dict[str, list] = {}
+    for label, predictor in (("fp32", fp32), ("bf16", bf16)):
+        # a linear layer's output dtype shows where autocast is on
+        linear = next(m for m in predictor.model.backbone.modules()
+                      if isinstance(m, torch.nn.Linear))
+        hook = linear.register_forward_hook(
+            lambda m, i, o, label=label: seen.setdefault(label, [o]) and None)
+        results = predictor(tiles)
+        hook.remove()
+        assert len(results) == 2
+        for r in results:
+            assert all(v.dtype in (torch.float32, torch.int64) for v in r.values())
+    assert {f.dtype for f in seen["fp32"]} == {torch.float32}
+    assert {f.dtype for f in seen["bf16"]} == {torch.bfloat16}
+    # the same features, to bfloat16's precision
+    for a, b in zip(seen["fp32"], seen["bf16"], strict=True):
+        assert (a - b.float()).norm() / a.norm() < 0.05
+    if fp32.task == "segmentation":
+        p32, p16 = fp32(tiles)[0]["probs"], bf16(tiles)[0]["probs"]
+        assert (p32 - p16).abs().max() < 0.05
+
+
+def test_unknown_precision_is_refused(tmp_path):
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = _config_and_checkpoint(
+        "mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py", tmp_path)
+    with pytest.raises(ValueError, match="precision must be one of.*'fp16'"):
+        load_predictor(config, checkpoint, precision="fp16")
