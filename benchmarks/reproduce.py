@@ -15,7 +15,8 @@ the paper's direction at equal budget: an encoder pretrained with SARMAE (SARE o
 own pretraining on the cell's own training images (no labels), against MAE without SARE (the
 ablation) and random initialisation, one run each. Labelled "small budget" throughout.
 
-- Table 1: ViT-Tiny/8 at 64 px, evaluation on a stratified 500-image subset of the test set.
+- Table 1: ViT-Tiny/8 at 64 px fine-tuned in bfloat16 autocast, evaluated every 5th epoch on a
+  stratified 500-image subset of the test set (``TABLE1_SMALL``).
 - Table 2: the benchmark's detection config shrunk to ViT-Tiny/16 at 256 px with slim heads
   (:class:`SmallRecipe`), COCO box AP (SSDD, SARDet-100K) or DOTA mAP@0.5 (RSAR).
 - Table 3: the UPerNet config shrunk the same way, IoU per class. AIR-PolSAR-Seg is not public
@@ -158,13 +159,21 @@ def small_pretrain(images_root: Path, out: Path, *, sare: bool, steps: int, seed
     data = image_index(files, out.parent / (out.stem + "_index"), 64)
     return pretrain_encoder(data, out, sare=sare, steps=steps, img_size=64, patch_size=8,
                             seed=seed)
-def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path) -> dict[str, Any]:
+#: Table 1's small-budget fine-tuning: ViT-Tiny/8 at 64 px, 25 epochs in bfloat16 autocast
+#: (1.4x on this CPU), top-1 on a stratified 500-image test subset every 5th epoch (the best
+#: counts, as in the published protocol, which evaluates every epoch)
+TABLE1_SMALL = dict(size="tiny", img_size=64, patch_size=8, epochs=25, batch_size=16, blr=1e-2,
+                    warmup_epochs=2, layer_decay=0.75, drop_path=0.0, eval_limit=500,
+                    eval_every=5, precision="bf16")
+
+
+def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
+           runs: int = 1) -> dict[str, Any]:
+    """Table 1; at the small budget ``runs`` fine-tunings (seeds) per initialisation."""
     from sargeo.finetune import FinetuneConfig, finetune
 
     paper = published("classification")
-    cfg = replace(FinetuneConfig(), size="tiny", img_size=64, patch_size=8, epochs=25,
-                  batch_size=16, blr=1e-2, warmup_epochs=2, layer_decay=0.75, drop_path=0.0,
-                  eval_limit=500)
+    cfg = replace(FinetuneConfig(), **TABLE1_SMALL)
     cells: list[dict[str, Any]] = []
     pretrained: dict[tuple[str, bool], Path] = {}
     for column, (dataset, names, split) in TABLE1.items():
@@ -192,9 +201,10 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path) -> 
                                                  sare=sare, steps=400)
             inits[label] = str(pretrained[key])
         for label, init in inits.items():
-            result = finetune(folder, split, dataset=dataset, runs=1, checkpoint=init, cfg=cfg,
-                              progress=False)
-            measured[label] = dict(result["best_top1"], runs=1)
+            result = finetune(folder, split, dataset=dataset, runs=runs, checkpoint=init,
+                              cfg=cfg, progress=False)
+            measured[label] = dict(result["best_top1"], runs=runs,
+                                   values=[r["best_top1"] for r in result["runs"]])
         cell["measured"] = measured
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
@@ -210,7 +220,7 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path) -> 
             "small_budget_protocol": None if budget == "full" else {
                 "pretraining": "ViT-Tiny/8 at 64 px, 400 steps x 32 images of the cell's "
                                "training folder (no labels), sargeo's pretraining module",
-                "finetuning": asdict(cfg) | {"runs": 1}}}
+                "finetuning": asdict(cfg) | {"runs": runs}}}
 
 
 # -- Tables 2 and 3: the OpenMMLab benchmark configs ----------------------------------------------
@@ -1052,7 +1062,8 @@ def main(argv: list[str] | None = None) -> int:
     small.add_argument("--img-size", type=int, help="input size in pixels")
     small.add_argument("--eval-limit", type=int, help="at most this many test images")
     small.add_argument("--seeds", type=int,
-                       help="fine-tuning runs (seeds) per initialisation (default 1)")
+                       help="fine-tuning runs (seeds) per initialisation (default 1; Table 1 "
+                            "too)")
     args = parser.parse_args(argv)
     # idle OpenMP threads sleep instead of spinning: on a shared CPU the default spin-waiting
     # slows training several-fold (read when torch is first imported, below)
@@ -1060,7 +1071,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     work = args.out_dir / "work"
     if args.table == 1:
-        result = table1(args.data_root, args.checkpoint, args.budget, work)
+        result = table1(args.data_root, args.checkpoint, args.budget, work,
+                        runs=args.seeds or 1)
     else:
         overrides = {k: v for k, v in (("iters", args.iters),
                                        ("pretrain_steps", args.pretrain_steps),

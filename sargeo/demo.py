@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="your trained detector checkpoint")
     parser.add_argument("--score-thr", type=float, default=0.4,
                         help="detections below this score are not written (0.4)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="inference precision (sargeo infer --precision)")
     parser.add_argument("--force", action="store_true", help="recompute even if cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -218,17 +220,19 @@ def run(args: argparse.Namespace) -> int:
     results = out / "results"
     detections = results / f"{test_tif.stem}.gpkg"
     preview = out / "detections.png"
-    key = dict(model=stamp.get("detector") or str(checkpoint), score_thr=args.score_thr)
+    key = dict(model=stamp.get("detector") or str(checkpoint), score_thr=args.score_thr,
+               precision=args.precision)
     if _stage_done(stamp, "inference", key, detections, preview) and not own_model:
         print(f"[4/5] inference cached: {detections}")
     else:
         print(f"[4/5] tiled inference over the whole {args.test_size} px test scene "
               "(sargeo infer)")
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        result = predict_scene(test_tif, load_predictor(config, checkpoint), detections,
+        predictor = load_predictor(config, checkpoint, precision=args.precision)
+        result = predict_scene(test_tif, predictor, detections,
                                score_thr=args.score_thr, overwrite=True, preview=preview,
                                progress=not args.quiet)
-        print(f"      {result.n_windows} tiles, {result.n_objects} ships, "
+        print(f"      {result.n_windows} tiles, {result.n_objects} ships, {args.precision}, "
               f"{result.seconds:.1f} s")
         stamp["inference"] = key
         stamp_path.write_text(json.dumps(stamp))
@@ -245,5 +249,5 @@ def run(args: argparse.Namespace) -> int:
           f"({score['true_positives']} of {score['true_ships']} true ships, "
           f"{score['detections']} detections, box IoU >= {MATCH_IOU})")
     print(f"  rerun the inference yourself: sargeo infer {test_tif} --config {config} "
-          f"--checkpoint {checkpoint} --out {results} --overwrite")
+          f"--checkpoint {checkpoint} --out {results} --overwrite --precision {args.precision}")
     return 0

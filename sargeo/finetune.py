@@ -39,6 +39,10 @@ class FinetuneConfig:
     label_smoothing: float = 0.1
     num_workers: int = 0
     eval_limit: int = 0  #: evaluate on a stratified subset of this many test images (0 = all)
+    eval_every: int = 1  #: evaluate every this many epochs, and after the last
+    #: "fp32", or "bf16": forward and loss under bfloat16 autocast (Lightning's "bf16-mixed";
+    #: about 1.4x on CPUs with AVX512-BF16 or AMX, and on GPUs)
+    precision: str = "fp32"
 
 
 @dataclass
@@ -46,7 +50,8 @@ class RunResult:
     seed: int
     last_top1: float
     best_top1: float
-    history: list[float] = field(default_factory=list)
+    history: list[float] = field(default_factory=list)  #: top-1 after each evaluated epoch
+    epochs: list[int] = field(default_factory=list)  #: the evaluated epochs (1-based)
 
 
 def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | None):
@@ -68,12 +73,25 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
     return model
 
 
-def evaluate(model, loader) -> float:
+def autocast(precision: str, device_type: str = "cpu"):
+    """The autocast context of a ``precision`` ("fp32": none, "bf16": bfloat16)."""
+    import contextlib
+
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+
+
+def evaluate(model, loader, precision: str = "fp32") -> float:
     import torch
 
     model.eval()
     correct = total = 0
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision):
         for x, y in loader:
             correct += int((model(x).argmax(1) == y).sum())
             total += len(y)
@@ -90,6 +108,9 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
     from sargeo.pretrain.schedules import warmup_cosine
 
     torch.manual_seed(seed)
+    autocast(cfg.precision)  # refuses an unknown precision before any work
+    if cfg.eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
     if len(train_set) < cfg.batch_size:
         raise ValueError(f"{len(train_set)} training images are fewer than one batch "
                          f"({cfg.batch_size})")
@@ -108,6 +129,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     history: list[float] = []
+    evaluated: list[int] = []
     step = 0
     for epoch in range(cfg.epochs):
         model.train()
@@ -115,18 +137,22 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
             factor = warmup_cosine(step, total, warmup, cfg.min_lr / lr if lr else 0.0)
             for g in optimizer.param_groups:
                 g["lr"] = lr * factor * g["lr_scale"]
-            loss = criterion(model(x), y)
+            with autocast(cfg.precision):
+                loss = criterion(model(x), y)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             step += 1
-        history.append(evaluate(model, test_loader))
+        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
+            continue
+        history.append(evaluate(model, test_loader, cfg.precision))
+        evaluated.append(epoch + 1)
         if progress:
             print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: top-1 {history[-1]:.2f}",
                   flush=True)
-    return RunResult(seed, history[-1], max(history), history)
+    return RunResult(seed, history[-1], max(history), history, evaluated)
 
 
 def subsample(dataset, limit: int, seed: int):

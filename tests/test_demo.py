@@ -43,6 +43,12 @@ def test_demo_runs_end_to_end_learns_and_caches(tmp_path, capsys):
     assert "pretrained weights cached" in text and "detector cached" in text
     assert "inference cached" in text
     assert (out / "ship_detector.pth").stat().st_mtime_ns == detector
+    # bfloat16 inference reruns only the inference, and finds the ships as well
+    assert main(["demo", "--out", str(out), *SMALL, "--precision", "bf16"]) == 0
+    text = capsys.readouterr().out
+    assert "detector cached" in text and "[4/5] tiled inference" in text and "bf16" in text
+    bf16 = json.loads((out / "scores.json").read_text())
+    assert bf16["precision"] >= 0.6 and bf16["recall"] >= 0.6, bf16
     # a user's own detector replaces pretraining and training
     own = tmp_path / "own"
     assert main(["demo", "--out", str(own), *SMALL, "--config", str(out / "ship_detector.py"),

@@ -61,6 +61,37 @@ def test_finetune_command_writes_json(tmp_path, capsys):
     assert "top-1 best" in capsys.readouterr().out and out.is_file()
 
 
+def test_bf16_fine_tuning_runs_under_autocast_and_evaluates_every_n_epochs(tmp_path,
+                                                                           monkeypatch):
+    import torch
+
+    import sargeo.finetune as ft
+
+    write_shapes(tmp_path / "data", n=6)
+    dtypes: list[torch.dtype] = []
+    build = ft.build_classifier
+
+    def watched(*args, **kwargs):  # records the head's output dtype in training
+        model = build(*args, **kwargs)
+        model.head.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype) and None)
+        return model
+
+    monkeypatch.setattr(ft, "build_classifier", watched)
+    cfg = FinetuneConfig(size="tiny", img_size=32, epochs=5, batch_size=4, warmup_epochs=1,
+                         drop_path=0.0, eval_every=2, precision="bf16")
+    result = finetune(tmp_path / "data", "4shot", runs=1, cfg=cfg, progress=False)
+    run = result["runs"][0]
+    assert run["epochs"] == [2, 4, 5] and len(run["history"]) == 3  # every 2nd, and the last
+    assert set(dtypes) == {torch.bfloat16}
+    assert run["last_top1"] == run["history"][-1]
+    with pytest.raises(ValueError, match="precision must be.*'fp8'"):
+        finetune(tmp_path / "data", "4shot", runs=1, progress=False,
+                 cfg=FinetuneConfig(size="tiny", img_size=32, precision="fp8"))
+    with pytest.raises(ValueError, match="eval_every must be >= 1"):
+        finetune(tmp_path / "data", "4shot", runs=1, progress=False,
+                 cfg=FinetuneConfig(size="tiny", img_size=32, eval_every=0))
+
+
 def test_evaluation_subset_is_stratified_and_deterministic(tmp_path):
     from sargeo.datasets.classification import load_classification
     from sargeo.finetune import subsample
