@@ -84,7 +84,7 @@ def find_folder(root: Path, names: tuple[str, ...]) -> Path | None:
 def pretrain_encoder(data: Any, out: Path, *, sare: bool, steps: int, img_size: int,
                      patch_size: int, in_chans: int = 3, batch_size: int = 32,
                      lr: float = 1.5e-3, warmup_epochs: float = 1.0, max_epochs: int = 10_000,
-                     seed: int = 0) -> Path:
+                     norm_pix_loss: bool = False, seed: int = 0) -> Path:
     """Pretrain a ViT-Tiny SARMAE (``sare`` on) or plain MAE (off) on ``data`` (a dataset of
     ``{"image": (C, H, W) in [0, 1]}``, no labels) with sargeo's pretraining module; returns the
     encoder exported in the published SARMAE layout, with the loss at the first step and over
@@ -98,6 +98,7 @@ def pretrain_encoder(data: Any, out: Path, *, sare: bool, steps: int, img_size: 
     module = SARMAEPretrainModule(size="tiny", img_size=img_size, patch_size=patch_size,
                                   in_chans=in_chans, decoder_dim=128, decoder_depth=2,
                                   decoder_heads=4, sare=sare, lr=lr,
+                                  norm_pix_loss=norm_pix_loss,
                                   warmup_epochs=warmup_epochs, seed=seed)
     start = time.monotonic()
     losses = [loss for _, loss in fit_quick(module, data, steps=steps, batch_size=batch_size,
@@ -108,6 +109,27 @@ def pretrain_encoder(data: Any, out: Path, *, sare: bool, steps: int, img_size: 
         "loss_first_step": round(losses[0], 4) if losses else None,
         "loss_last_10_steps": round(sum(tail) / len(tail), 4) if tail else None}) + "\n")
     return module.export_encoder(out)
+
+
+def token_diversity(checkpoint: str | Path | None, images: Any, *, patch_size: int,
+                    seed: int = 0) -> float:
+    """How much a ViT-Tiny encoder's output patch tokens differ across positions of an image:
+    the standard deviation over the tokens of each image, relative to the standard deviation
+    over all tokens of the batch (``images``: (B, C, H, W) as the pretraining sees them, after
+    its 0.5 / 0.5 normalisation). Near 0: every position says the same (collapsed features,
+    little for detection or segmentation to use); ``checkpoint`` None: a random encoder."""
+    import torch
+
+    from sargeo.models.vit import create_vit, load_encoder_weights
+
+    torch.manual_seed(seed)
+    model = create_vit("tiny", img_size=images.shape[-1], patch_size=patch_size,
+                       in_chans=images.shape[1]).eval()
+    if checkpoint is not None:
+        load_encoder_weights(model, checkpoint)
+    with torch.no_grad():
+        tokens = model.forward_features(images)[:, model.num_prefix_tokens:]
+    return float(tokens.std(1).mean() / tokens.std())
 
 
 def image_index(files: list[Path], index_dir: Path, img_size: int, in_chans: int = 3) -> Any:
@@ -204,8 +226,13 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
             result = finetune(folder, split, dataset=dataset, runs=runs, checkpoint=init,
                               cfg=cfg, progress=False)
             measured[label] = dict(result["best_top1"], runs=runs,
-                                   values=[r["best_top1"] for r in result["runs"]])
+                                   values=[r["best_top1"] for r in result["runs"]],
+                                   seconds=round(result["seconds"], 1))
         cell["measured"] = measured
+        cell["pretraining_loss"] = {
+            label: json.loads(Path(init).with_suffix(".json").read_text())
+            for label, init in inits.items()
+            if init and Path(init).with_suffix(".json").is_file()}
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
             "published SARMAE checkpoint": "ViT-B/16 at 224: beyond the small budget"}
@@ -260,6 +287,7 @@ class SmallRecipe:
     pretrain_steps: int = 150
     pretrain_batch: int = 32
     pretrain_lr: float = 1.5e-3
+    pretrain_norm_pix: bool = False  #: MAE's norm_pix_loss (per-patch normalised targets)
     iters: int = 300
     batch_size: int = 4
     lr: float = 5e-4
@@ -275,8 +303,8 @@ class SmallRecipe:
     def tag(self) -> str:
         """Names the pretrained encoders, which depend on these settings only."""
         return (f"s{self.img_size}c{self.pretrain_size}p{self.patch_size}_steps"
-                f"{self.pretrain_steps}x{self.pretrain_batch}_lr{self.pretrain_lr:g}_seed"
-                f"{self.seed}")
+                f"{self.pretrain_steps}x{self.pretrain_batch}_lr{self.pretrain_lr:g}"
+                f"{'_normpix' if self.pretrain_norm_pix else ''}_seed{self.seed}")
 
 
 #: Table 3's UPerNet iterations cost about 1.5 times Faster R-CNN's here, CenterNet's less
@@ -812,7 +840,8 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
                     patch_size=recipe.patch_size, in_chans=task.in_chans,
                     batch_size=recipe.pretrain_batch, lr=recipe.pretrain_lr,
                     # with max_epochs=-1 the module reads warmup_epochs as a share of all steps
-                    warmup_epochs=0.05, max_epochs=-1, seed=recipe.seed)
+                    warmup_epochs=0.05, max_epochs=-1,
+                    norm_pix_loss=recipe.pretrain_norm_pix, seed=recipe.seed)
                 seconds[f"pretrain {label}"] = round(time.monotonic() - start, 1)
             inits[label] = str(pretrained[key])
         cfg = task_config(task, recipe)
@@ -838,7 +867,17 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
     pretraining = {label: json.loads(Path(init).with_suffix(".json").read_text())
                    for label, init in inits.items()
                    if budget == "small" and init and Path(init).with_suffix(".json").is_file()}
-    return {"measured": measured, "seconds": seconds, "pretraining": pretraining}
+    diversity = None
+    if budget == "small":  # on the first 8 pretraining crops, normalised as pretraining does
+        import torch
+
+        data = task.pretrain_data(recipe, work)
+        images = (torch.stack([data[i]["image"] for i in range(min(8, len(data)))]) - 0.5) / 0.5
+        diversity = {label: round(token_diversity(init, images, patch_size=recipe.patch_size,
+                                                  seed=recipe.seed), 4)
+                     for label, init in inits.items()}
+    return {"measured": measured, "seconds": seconds, "pretraining": pretraining,
+            "token_diversity": diversity}
 
 
 def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple[str, ...] = (),
@@ -858,6 +897,8 @@ def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple
     cell["measured"] = {init: stats(runs) for init, runs in run["measured"].items()}
     if run.get("pretraining"):
         cell["pretraining_loss"] = run["pretraining"]
+    if run.get("token_diversity"):
+        cell["token_diversity"] = run["token_diversity"]
     if not comparable:
         cell["comparable"] = False
     means = {init: stats["mean"] for init, stats in cell["measured"].items()}
@@ -875,8 +916,10 @@ def _small_protocol(recipe: SmallRecipe, detection: bool = False) -> dict[str, A
             "pretraining": f"ViT-Tiny/{recipe.patch_size}, {recipe.pretrain_steps} steps x "
                            f"{recipe.pretrain_batch} random {recipe.pretrain_size} px crops of "
                            f"the cell's training images at the {recipe.img_size} px fine-tuning "
-                           "scale (no labels), sargeo's pretraining module, once with SARE "
-                           "(SARMAE) and once without (MAE ablation)",
+                           "scale (no labels), sargeo's pretraining module"
+                           + (", per-patch normalised targets (norm_pix_loss)"
+                              if recipe.pretrain_norm_pix else "")
+                           + ", once with SARE (SARMAE) and once without (MAE ablation)",
             "finetuning": f"the cell's config shrunk to ViT-Tiny/{recipe.patch_size} at "
                           f"{recipe.img_size} px, {recipe.iters} iterations x "
                           f"{recipe.batch_size} images, "
@@ -1039,6 +1082,10 @@ def markdown(result: dict[str, Any]) -> str:
                                for init, p in cell["pretraining_loss"].items())
             lines.append(f"- {cell['column']}: pretraining loss, first step -> mean of the "
                          f"last ten: {losses}")
+        if cell.get("token_diversity"):
+            values = "; ".join(f"{init} {v:.3f}" for init, v in cell["token_diversity"].items())
+            lines.append(f"- {cell['column']}: encoder token diversity (spread of patch tokens "
+                         f"within an image / over the batch; near 0: collapsed): {values}")
     if result.get("small_budget_protocol"):
         protocol = result["small_budget_protocol"]
         lines += [f"- pretraining: {protocol['pretraining']}",
@@ -1059,6 +1106,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "runs; the JSON records the recipe used)")
     small.add_argument("--iters", type=int, help="fine-tuning iterations per initialisation")
     small.add_argument("--pretrain-steps", type=int, help="pretraining steps per encoder")
+    small.add_argument("--norm-pix", choices=("on", "off"),
+                       help="pretraining with MAE's norm_pix_loss")
     small.add_argument("--img-size", type=int, help="input size in pixels")
     small.add_argument("--eval-limit", type=int, help="at most this many test images")
     small.add_argument("--seeds", type=int,
@@ -1078,7 +1127,9 @@ def main(argv: list[str] | None = None) -> int:
                                        ("pretrain_steps", args.pretrain_steps),
                                        ("img_size", args.img_size),
                                        ("eval_limit", args.eval_limit),
-                                       ("seeds", args.seeds)) if v is not None}
+                                       ("seeds", args.seeds),
+                                       ("pretrain_norm_pix", None if args.norm_pix is None
+                                        else args.norm_pix == "on")) if v is not None}
         recipe = replace(RECIPES[args.table], **overrides)
         build = table2 if args.table == 2 else table3
         result = build(args.data_root, args.checkpoint, args.budget,

@@ -143,9 +143,12 @@ def test_table2_small_budget_runs_ssdd_and_explains_the_rest(tmp_path, one_threa
     assert [p.stem[-5:] for p in exported] == ["sare0", "sare1"]
     assert set(ssdd["pretraining_loss"]) == {reproduce.MAE, reproduce.SARMAE}
     assert all(p["steps"] == TINY.pretrain_steps for p in ssdd["pretraining_loss"].values())
+    assert set(ssdd["token_diversity"]) == INITS
+    assert all(0.0 <= v <= 1.5 for v in ssdd["token_diversity"].values())
     assert result["small_budget_protocol"]["recipe"]["iters"] == 2
     text = reproduce.markdown(result)
     assert "| horizontal_detection/ssdd | 68.10 | random init |" in text
+    assert "encoder token diversity" in text
     assert "gap SARMAE - random" in text and "not run: no sardet_100k" in text
 
 
@@ -169,6 +172,25 @@ def test_table3_small_budget_runs_sen1floods11_water_and_explains_the_rest(tmp_p
     assert any("excluded E_5 (label all no-data)" in note for note in result["notes"])
     text = reproduce.markdown(result)
     assert "n/a: other data set" in text and "| segmentation/mIoU | 66.53 | |" in text
+
+
+def test_token_diversity_is_zero_for_collapsed_features_and_not_for_a_random_encoder(
+        tmp_path):
+    import torch
+
+    from sargeo.models.vit import create_vit
+
+    images = torch.rand(4, 3, 32, 32) * 2 - 1
+    random = reproduce.token_diversity(None, images, patch_size=8)
+    assert 0.3 < random < 1.5
+    # an encoder whose last block writes one learnt vector over every token: collapsed
+    model = create_vit("tiny", img_size=32, patch_size=8)
+    state = model.state_dict()
+    last = "blocks.11.mlp.fc2"
+    state[f"{last}.weight"] = torch.zeros_like(state[f"{last}.weight"])
+    state[f"{last}.bias"] = torch.full_like(state[f"{last}.bias"], 1e4) * torch.randn(192)
+    torch.save({"model": state}, tmp_path / "collapsed.pth")
+    assert reproduce.token_diversity(tmp_path / "collapsed.pth", images, patch_size=8) < 0.05
 
 
 def test_full_budget_cells_say_what_they_need(tmp_path):
