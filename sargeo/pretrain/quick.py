@@ -13,10 +13,12 @@ from typing import Any
 
 def fit_quick(module: Any, dataset: Any, *, steps: int, batch_size: int, seed: int = 0,
               max_epochs: int = 1000, progress: bool = False,
-              root_dir: str | Path | None = None) -> list[tuple[int, float]]:
+              root_dir: str | Path | None = None,
+              precision: str = "32-true") -> list[tuple[int, float]]:
     """Train ``module`` (a :class:`~sargeo.pretrain.module.SARMAEPretrainModule`) for ``steps``
     batches of ``dataset`` on the CPU; returns ``(global step, loss)`` after each batch.
-    ``max_epochs`` feeds the module's schedule (``-1``: warm-up as a share of all steps)."""
+    ``max_epochs`` feeds the module's schedule (``-1``: warm-up as a share of all steps);
+    ``precision`` is Lightning's (``"bf16-mixed"``: 1.4x on CPUs with AVX512-BF16)."""
     import lightning as L
 
     from sargeo.pretrain.data import ResumableDataLoader
@@ -36,6 +38,7 @@ def fit_quick(module: Any, dataset: Any, *, steps: int, batch_size: int, seed: i
     trainer = L.Trainer(max_steps=steps, max_epochs=max_epochs, accelerator="cpu", logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, callbacks=[Record()],
-                        gradient_clip_val=1.0, default_root_dir=root_dir)
+                        gradient_clip_val=1.0, default_root_dir=root_dir,
+                        precision=precision)
     trainer.fit(module, datamodule=Data())
     return history
