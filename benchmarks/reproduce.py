@@ -134,6 +134,14 @@ def token_diversity(checkpoint: str | Path | None, images: Any, *, patch_size: i
     return float(tokens.std(1).mean() / tokens.std())
 
 
+def pretraining_records(inits: dict[str, str | None]) -> dict[str, Any]:
+    """Each pretrained initialisation's record (steps, seconds, losses: the JSON
+    :func:`pretrain_encoder` writes beside the checkpoint)."""
+    return {label: json.loads(Path(init).with_suffix(".json").read_text())
+            for label, init in inits.items()
+            if init and Path(init).with_suffix(".json").is_file()}
+
+
 def image_index(files: list[Path], index_dir: Path, img_size: int, in_chans: int = 3) -> Any:
     """The images ``files`` resized to ``img_size`` as a pretraining dataset (sargeo's SAR-1M
     style index)."""
@@ -231,10 +239,7 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
                                    values=[r["best_top1"] for r in result["runs"]],
                                    seconds=round(result["seconds"], 1))
         cell["measured"] = measured
-        cell["pretraining_loss"] = {
-            label: json.loads(Path(init).with_suffix(".json").read_text())
-            for label, init in inits.items()
-            if init and Path(init).with_suffix(".json").is_file()}
+        cell["pretraining_loss"] = pretraining_records(inits)
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
             "published SARMAE checkpoint": "ViT-B/16 at 224: beyond the small budget"}
@@ -868,9 +873,7 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
             measured[label].append(values | {"train loss": round(metrics["train_loss_last50"],
                                                                  4)})
         seconds[f"finetune+test {label}"] = round(time.monotonic() - start, 1)
-    pretraining = {label: json.loads(Path(init).with_suffix(".json").read_text())
-                   for label, init in inits.items()
-                   if budget == "small" and init and Path(init).with_suffix(".json").is_file()}
+    pretraining = pretraining_records(inits) if budget == "small" else {}
     diversity = None
     if budget == "small":  # on the first 8 pretraining crops, normalised as pretraining does
         import torch

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sargeo import __version__
+from sargeo.precision import PRECISIONS
 
 TINY = dict(size="tiny", img_size=64, patch_size=16, in_chans=3, decoder_dim=128,
             decoder_depth=2, decoder_heads=4, norm_pix_loss=False, sare=True, sarc=False,
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="your trained detector checkpoint")
     parser.add_argument("--score-thr", type=float, default=0.4,
                         help="detections below this score are not written (0.4)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="inference precision (sargeo infer --precision)")
     parser.add_argument("--force", action="store_true", help="recompute even if cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -73,21 +73,10 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
     return model
 
 
-def autocast(precision: str, device_type: str = "cpu"):
-    """The autocast context of a ``precision`` ("fp32": none, "bf16": bfloat16)."""
-    import contextlib
-
-    import torch
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "bf16":
-        return torch.autocast(device_type, dtype=torch.bfloat16)
-    raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-
-
 def evaluate(model, loader, precision: str = "fp32") -> float:
     import torch
+
+    from sargeo.precision import autocast
 
     model.eval()
     correct = total = 0
@@ -105,10 +94,11 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
     from torch.utils.data import DataLoader
 
     from sargeo.models.layer_decay import layer_decay_param_groups
+    from sargeo.precision import autocast, check_precision
     from sargeo.pretrain.schedules import warmup_cosine
 
     torch.manual_seed(seed)
-    autocast(cfg.precision)  # refuses an unknown precision before any work
+    check_precision(cfg.precision)  # before any work
     if cfg.eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
     if len(train_set) < cfg.batch_size:

@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from sargeo.precision import PRECISIONS
+
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``sargeo infer`` on ``parser``."""
@@ -48,7 +50,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="1-based bands to read (default: all)")
     parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
                         "if available, else cpu); the baselines run on the CPU")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: backbone and neck in bfloat16 autocast (faster on CPUs "
                         "with AVX512-BF16/AMX and on GPUs; heads and NMS stay float32)")
     parser.add_argument("--resume", action="store_true",

@@ -16,19 +16,17 @@ import numpy as np
 import torch
 
 from sargeo.models.vit import CheckpointError
-
-#: ``precision`` values: ``bf16`` runs the backbone and neck (nearly all of a ViT's compute)
-#: under ``torch.autocast`` in bfloat16 and hands float32 features to the heads, whose box
-#: decoding and NMS stay in float32 (1.76x per ViT-B/16 forward on a 2-core CPU with
-#: AVX512-BF16, see benchmarks/perf_inference.py)
-PRECISIONS = ("fp32", "bf16")
+from sargeo.precision import autocast, check_precision
 
 
-def _autocast_features(extract_feat: Any, device_type: str) -> Any:
-    """``extract_feat`` run under bfloat16 autocast, its feature maps returned as float32."""
+def _autocast_features(extract_feat: Any, precision: str, device_type: str) -> Any:
+    """``extract_feat`` run in ``precision`` (:mod:`sargeo.precision`), its feature maps
+    returned as float32: ``bf16`` covers the backbone and neck (nearly all of a ViT's compute,
+    1.76x per ViT-B/16 forward on a 2-core CPU with AVX512-BF16) while the heads' box decoding
+    and NMS stay in float32."""
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        with torch.autocast(device_type, dtype=torch.bfloat16):
+        with autocast(precision, device_type):
             feats = extract_feat(*args, **kwargs)
         if isinstance(feats, torch.Tensor):
             return feats.float()
@@ -58,12 +56,10 @@ class MMPredictor:
     def __init__(self, model: torch.nn.Module, cfg: Any, *, task: str,
                  classes: tuple[str, ...], in_channels: int, tile_size: int,
                  normalize: dict, device: str = "cpu", precision: str = "fp32") -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model, self.cfg = model.eval().to(device), cfg
-        self.precision = precision
-        if precision == "bf16":  # on this instance only: the model class is untouched
-            self.model.extract_feat = _autocast_features(self.model.extract_feat,
+        self.precision = check_precision(precision)
+        if precision != "fp32":  # on this instance only: the model class is untouched
+            self.model.extract_feat = _autocast_features(self.model.extract_feat, precision,
                                                          torch.device(device).type)
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
@@ -121,7 +117,8 @@ class MMPredictor:
 def load_predictor(config: str | Path, checkpoint: str | Path | None,
                    device: str = "cpu", precision: str = "fp32") -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
-    train``) and wrap it for tiled inference (``precision``: one of :data:`PRECISIONS`)."""
+    train``) and wrap it for tiled inference (``precision``: one of
+    :data:`sargeo.precision.PRECISIONS`)."""
     from mmengine.registry import init_default_scope
 
     from sargeo.mm.runner import build_model, load_config
