@@ -271,3 +271,25 @@ def test_seeds_are_averaged_with_their_spread_and_gaps_use_the_means():
     assert cell["gap_sarmae_vs_random"] == 9.0 and cell["gap_sarmae_vs_mae"] == 6.0
     text = reproduce.markdown({"table": 3, "metric": "IoU (%)", "cells": [cell]})
     assert "42.00 +- 2.83 (2 runs: 40.00, 44.00)" in text
+
+
+def test_norm_pix_option_reaches_the_pretraining_and_names_its_encoders(tmp_path, monkeypatch):
+    import torch
+
+    import sargeo.pretrain.module as module
+
+    seen = {}
+    real = module.SARMAEPretrainModule
+
+    class Spy(real):
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(module, "SARMAEPretrainModule", Spy)
+    assert reproduce.SmallRecipe(pretrain_norm_pix=True).tag != reproduce.SmallRecipe().tag
+    assert "_normpix_" in reproduce.SmallRecipe(pretrain_norm_pix=True).tag
+    data = [{"image": torch.rand(3, 32, 32)} for _ in range(4)]
+    reproduce.pretrain_encoder(data, tmp_path / "enc.pth", sare=False, steps=1, img_size=32,
+                               patch_size=16, batch_size=2, norm_pix_loss=True)
+    assert seen["norm_pix_loss"] is True and (tmp_path / "enc.pth").is_file()
