@@ -134,6 +134,16 @@ def token_diversity(checkpoint: str | Path | None, images: Any, *, patch_size: i
     return float(tokens.std(1).mean() / tokens.std())
 
 
+def probe_entry(metric: str, values: dict[str, float]) -> dict[str, Any]:
+    """A cell's frozen-encoder linear probe: ``values`` per initialisation and the gaps."""
+    entry: dict[str, Any] = {"metric": metric, "values": values}
+    if {RANDOM, MAE, SARMAE} <= values.keys():
+        entry.update({key: round(values[a] - values[b], 2) for key, a, b in (
+            ("gap_sarmae_vs_random", SARMAE, RANDOM), ("gap_mae_vs_random", MAE, RANDOM),
+            ("gap_sarmae_vs_mae", SARMAE, MAE))})
+    return entry
+
+
 def pretraining_records(inits: dict[str, str | None]) -> dict[str, Any]:
     """Each pretrained initialisation's record (steps, seconds, losses: the JSON
     :func:`pretrain_encoder` writes beside the checkpoint)."""
@@ -199,6 +209,32 @@ TABLE1_SMALL = dict(size="tiny", img_size=64, patch_size=8, epochs=20, batch_siz
                     eval_every=5, precision="bf16")
 
 
+def classification_probe(folder: Path, split: str, inits: dict[str, str | None],
+                         cfg: Any) -> dict[str, Any]:
+    """Table 1's frozen-encoder linear probe: top-1 of one linear layer on the mean-pooled
+    tokens, on the seed-0 split and test subset that the fine-tuning uses."""
+    import torch
+
+    from sargeo.datasets.classification import load_classification
+    from sargeo.finetune import subsample
+    from sargeo.pretrain.data import normalize
+    from sargeo.probe import frozen_tokens, image_probe
+
+    train, test, _ = load_classification(folder, split, 0, cfg.img_size)
+    if cfg.eval_limit and len(test) > cfg.eval_limit:
+        test = subsample(test, cfg.eval_limit, 0)
+    (train_x, train_y), (test_x, test_y) = (
+        (normalize(torch.stack([x for x, _ in data])), [y for _, y in data])
+        for data in ([train[i] for i in range(len(train))], [test[i] for i in range(len(test))]))
+
+    def tokens(init: str | None, images: Any) -> Any:
+        return frozen_tokens(init, images, size=cfg.size, patch_size=cfg.patch_size)
+
+    return probe_entry("top-1 (%), mean-pooled tokens", {
+        label: round(image_probe(tokens(init, train_x), train_y, tokens(init, test_x), test_y), 2)
+        for label, init in inits.items()})
+
+
 def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
            runs: int = 1) -> dict[str, Any]:
     """Table 1; at the small budget ``runs`` fine-tunings (seeds) per initialisation."""
@@ -240,6 +276,7 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
                                    seconds=round(result["seconds"], 1))
         cell["measured"] = measured
         cell["pretraining_loss"] = pretraining_records(inits)
+        cell["linear_probe"] = classification_probe(folder, split, inits, cfg)
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
             "published SARMAE checkpoint": "ViT-B/16 at 224: beyond the small budget"}
@@ -340,6 +377,11 @@ class MMTask:
     in_chans: int = 3
     small_only: str | None = None  #: reason why the full budget does not apply
     notes: list[str] = field(default_factory=list)
+    #: ``probe(recipe)``: (train images, train cells, test images, test cells) for the frozen
+    #: encoders' dense linear probe (images normalised as pretraining saw them, cells 1 / 0 /
+    #: -1 ignored, one per patch); ``probe_metric`` names what it measures
+    probe: Callable[[SmallRecipe], tuple[Any, Any, Any, Any]] | None = None
+    probe_metric: str = ""
 
 
 def _evenly(n: int, limit: int | None) -> list[int] | None:
@@ -367,6 +409,37 @@ def _image_crops(files: list[Path], key: str) -> Callable[[SmallRecipe, Path], R
         base = image_index(files, work / f"{key}_index", recipe.img_size)
         return RandomCrops(base, recipe.pretrain_size,
                            recipe.pretrain_steps * recipe.pretrain_batch, recipe.seed)
+
+    return build
+
+
+def _coco_probe(folder: Path, train: tuple[str, str], test: tuple[str, str]
+                ) -> Callable[[SmallRecipe], tuple[Any, Any, Any, Any]]:
+    """Dense-probe data of a COCO detection set: images resized to the input size, each patch
+    cell 1 where a box overlaps it; at most ``eval_limit`` test images (evenly spaced)."""
+
+    def build(recipe: SmallRecipe) -> tuple[Any, Any, Any, Any]:
+        import torch
+
+        from sargeo.pretrain.data import normalize, read_image, to_tensor
+        from sargeo.probe import box_cells
+
+        grid = (recipe.img_size // recipe.patch_size,) * 2
+        out: list[Any] = []
+        for (ann, img_dir), limit in ((train, None), (test, recipe.eval_limit)):
+            coco = json.loads((folder / ann).read_text())
+            boxes: dict[int, list[tuple[float, ...]]] = {}
+            for a in coco["annotations"]:
+                x, y, w, h = a["bbox"]
+                boxes.setdefault(a["image_id"], []).append((x, y, x + w, y + h))
+            keep = _evenly(len(coco["images"]), limit)
+            images, cells = [], []
+            for im in (coco["images"] if keep is None else [coco["images"][i] for i in keep]):
+                array = read_image(folder / img_dir / im["file_name"])
+                images.append(to_tensor(array, 3, recipe.img_size))
+                cells.append(box_cells(boxes.get(im["id"], []), array.shape[:2], grid))
+            out += [normalize(torch.stack(images)), torch.stack(cells)]
+        return tuple(out)
 
     return build
 
@@ -413,7 +486,8 @@ def ssdd_task(folder: Path, work: Path) -> MMTask:
         dataset=f"SSDD: train {train[0]} ({len(files)} images), test {test[0]} "
                 f"({n_test} images)",
         pretrain_data=_image_crops(files, "ssdd"),
-        metrics={"mAP": ("coco/bbox_mAP", 100.0), "AP50": ("coco/bbox_mAP_50", 100.0)})
+        metrics={"mAP": ("coco/bbox_mAP", 100.0), "AP50": ("coco/bbox_mAP_50", 100.0)},
+        probe=_coco_probe(folder, train, test), probe_metric="ship cells, AP (%)")
 
 
 def sardet_task(folder: Path, work: Path) -> MMTask:
@@ -498,6 +572,17 @@ def air_polsar_seg_task(folder: Path, work: Path, water: bool) -> MMTask:
 DB_RANGE = (-30.0, 5.0)
 
 
+def db_to_unit(db: Any) -> Any:
+    """dB backscatter mapped to [0, 1] over :data:`DB_RANGE`, NaN to 0 (the chips' pretraining
+    and probe scale)."""
+    import numpy as np
+
+    lo, hi = DB_RANGE
+    unit = np.clip((np.nan_to_num(db, nan=lo) - lo) / (hi - lo), 0.0, 1.0)
+    unit[~np.isfinite(db)] = 0.0
+    return unit
+
+
 def sen1floods11_split(folder: Path) -> dict[str, Any]:
     """Chip ids, folders and the fixed deterministic split of a Sen1Floods11 folder.
 
@@ -561,9 +646,7 @@ class ChipCrops:
             y = int(rng.integers(src.height - h + 1))
             x = int(rng.integers(src.width - w + 1))
             db = src.read(window=Window(x, y, w, h)).astype(np.float32)
-        lo, hi = DB_RANGE
-        unit = np.clip((np.nan_to_num(db, nan=lo) - lo) / (hi - lo), 0.0, 1.0)
-        unit[~np.isfinite(db)] = 0.0
+        unit = db_to_unit(db)
         out = np.zeros((db.shape[0], self.size, self.size), np.float32)
         out[:, :h, :w] = unit
         if rng.random() < 0.5:
@@ -616,6 +699,28 @@ def sen1floods11_task(folder: Path, work: Path) -> MMTask:
         return ChipCrops(files, recipe.pretrain_size,
                          recipe.pretrain_steps * recipe.pretrain_batch, recipe.seed)
 
+    def probe(recipe: SmallRecipe) -> tuple[Any, Any, Any, Any]:
+        import numpy as np
+        import rasterio
+        import torch
+
+        from sargeo.pretrain.data import normalize
+        from sargeo.probe import mask_cells
+
+        out: list[Any] = []
+        for name in ("train", "test"):
+            images, cells = [], []
+            for chip in split[name]:
+                with rasterio.open(split["s1_dir"] / f"{chip}_S1Hand.tif") as src:
+                    db = src.read().astype(np.float32)
+                with rasterio.open(split["label_dir"] / f"{chip}_LabelHand.tif") as src:
+                    label = src.read(1).astype(np.int64)
+                label[(label < 0) | ~np.isfinite(db).all(0)] = -1
+                images.append(torch.from_numpy(db_to_unit(db)))
+                cells.append(mask_cells(torch.from_numpy(label), recipe.patch_size))
+            out += [normalize(torch.stack(images)), torch.stack(cells)]
+        return tuple(out)
+
     return MMTask(
         key="sen1floods11", config=CONFIGS / "mmseg/sarmae_vit-b16_upernet_air-polsar-seg-water.py",
         point=point, pretrain_data=pretrain_data, in_chans=in_chans,
@@ -623,6 +728,7 @@ def sen1floods11_task(folder: Path, work: Path) -> MMTask:
                 f"test {split['test']}, excluded {split['excluded']}",
         metrics={"water IoU": ("IoU.water", 1.0), "mIoU": ("mIoU", 1.0)},
         small_only="Sen1Floods11 stands in for AIR-PolSAR-Seg water at the small budget only",
+        probe=probe, probe_metric="water cells (half or more of the valid pixels), AP (%)",
         notes=["water IoU (and 2-class mIoU) on Sen1Floods11 Sentinel-1 VV/VH dB chips "
                "(-1 no-data and NaN pixels ignored), a different data set from the published "
                "AIR-PolSAR-Seg (Gaofen-3): no difference is computed",
@@ -883,8 +989,20 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
         diversity = {label: round(token_diversity(init, images, patch_size=recipe.patch_size,
                                                   seed=recipe.seed), 4)
                      for label, init in inits.items()}
+    probe = None
+    if budget == "small" and task.probe is not None:
+        from sargeo.probe import dense_probe, frozen_tokens
+
+        start = time.monotonic()
+        train_x, train_cells, test_x, test_cells = task.probe(recipe)
+        probe = probe_entry(task.probe_metric, {label: round(dense_probe(
+            frozen_tokens(init, train_x, patch_size=recipe.patch_size, seed=recipe.seed),
+            train_cells,
+            frozen_tokens(init, test_x, patch_size=recipe.patch_size, seed=recipe.seed),
+            test_cells), 2) for label, init in inits.items()})
+        seconds["linear probe"] = round(time.monotonic() - start, 1)
     return {"measured": measured, "seconds": seconds, "pretraining": pretraining,
-            "token_diversity": diversity}
+            "token_diversity": diversity, "linear_probe": probe}
 
 
 def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple[str, ...] = (),
@@ -906,6 +1024,8 @@ def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple
         cell["pretraining_loss"] = run["pretraining"]
     if run.get("token_diversity"):
         cell["token_diversity"] = run["token_diversity"]
+    if run.get("linear_probe"):
+        cell["linear_probe"] = run["linear_probe"]
     if not comparable:
         cell["comparable"] = False
     means = {init: stats["mean"] for init, stats in cell["measured"].items()}
@@ -1077,6 +1197,21 @@ def markdown(result: dict[str, Any]) -> str:
         for label, key in GAPS:
             if key in cell:
                 lines.append(f"| {cell['column']} | | {label} | {cell[key]:+.2f} | | |")
+    probes = [cell for cell in result["cells"] if cell.get("linear_probe")]
+    if probes:
+        lines += ["", "Frozen encoders, linear probe (one linear layer on the standardised "
+                  "output tokens; no fine-tuning):", "",
+                  "| cell | probe | " + " | ".join(probes[0]["linear_probe"]["values"])
+                  + " | " + " | ".join(label for label, key in GAPS
+                                       if key in probes[0]["linear_probe"]) + " |",
+                  "|---" * (2 + len(probes[0]["linear_probe"]["values"])
+                            + sum(key in probes[0]["linear_probe"] for _, key in GAPS)) + "|"]
+        for cell in probes:
+            probe = cell["linear_probe"]
+            lines.append(f"| {cell['column']} | {probe['metric']} | "
+                         + " | ".join(f"{v:.2f}" for v in probe["values"].values()) + " | "
+                         + " | ".join(f"{probe[key]:+.2f}" for _, key in GAPS if key in probe)
+                         + " |")
     if result.get("budget") == "small":
         lines += ["", "Small budget: differences to the published ViT-B figures are expected; "
                   "the point is the order of the initialisations at equal budget."]
@@ -1112,6 +1247,7 @@ def main(argv: list[str] | None = None) -> int:
     small = parser.add_argument_group("small-budget overrides for Tables 2-3 (development "
                                       "runs; the JSON records the recipe used)")
     small.add_argument("--iters", type=int, help="fine-tuning iterations per initialisation")
+    small.add_argument("--lr", type=float, help="fine-tuning learning rate")
     small.add_argument("--pretrain-steps", type=int, help="pretraining steps per encoder")
     small.add_argument("--norm-pix", choices=("on", "off"),
                        help="pretraining with MAE's norm_pix_loss")
@@ -1130,7 +1266,7 @@ def main(argv: list[str] | None = None) -> int:
         result = table1(args.data_root, args.checkpoint, args.budget, work,
                         runs=args.seeds or 1)
     else:
-        overrides = {k: v for k, v in (("iters", args.iters),
+        overrides = {k: v for k, v in (("iters", args.iters), ("lr", args.lr),
                                        ("pretrain_steps", args.pretrain_steps),
                                        ("img_size", args.img_size),
                                        ("eval_limit", args.eval_limit),

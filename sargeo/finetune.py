@@ -4,7 +4,10 @@ Following the SARMAE code (``main_finetune.py``, ``util/lr_decay.py``): a timm V
 average pooling (``fc_norm`` before the head), head re-initialised with std 2e-5, drop path 0.1,
 AdamW (0.9, 0.999) with weight decay 0.05 and layer-wise lr decay 0.75, base lr 1e-3 scaled by
 batch / 256, 5 warm-up epochs then per-iteration cosine to 1e-6, label smoothing 0.1, no
-mixup/cutmix; images resized to 224 and kept in [0, 1] (no normalisation, no augmentation).
+mixup/cutmix; images resized to 224, no augmentation. Inputs are normalised as the pretraining
+normalised them (``input_norm="pretraining"``, :data:`sargeo.pretrain.data.INPUT_MEAN`); the
+released ``main_finetune.py`` feeds [0, 1] instead (``input_norm="none"``), a shift and halving
+of what its own pretraining showed the encoder.
 The published example runs batch 8 for 30 epochs, 5 runs (seeds 0..4). Each run reports the
 top-1 of its last epoch and of its best epoch (the SARMAE code reports both; its table most
 likely shows the best). Splits here are drawn per seed (:mod:`sargeo.datasets.classification`).
@@ -43,6 +46,9 @@ class FinetuneConfig:
     #: "fp32", or "bf16": forward and loss under bfloat16 autocast (Lightning's "bf16-mixed";
     #: about 1.4x on CPUs with AVX512-BF16 or AMX, and on GPUs)
     precision: str = "fp32"
+    #: "pretraining": (x - 0.5) / 0.5 as the encoder saw in pretraining; "none": [0, 1] images
+    #: as the released main_finetune.py
+    input_norm: str = "pretraining"
 
 
 @dataclass
@@ -73,7 +79,19 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
     return model
 
 
-def evaluate(model, loader, precision: str = "fp32") -> float:
+INPUT_NORMS = ("pretraining", "none")
+
+
+def model_inputs(x, input_norm: str = "pretraining"):
+    """[0, 1] images as the classifier takes them (see :attr:`FinetuneConfig.input_norm`)."""
+    from sargeo.pretrain.data import normalize
+
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"input_norm {input_norm!r}; choose one of {INPUT_NORMS}")
+    return normalize(x) if input_norm == "pretraining" else x
+
+
+def evaluate(model, loader, precision: str = "fp32", input_norm: str = "pretraining") -> float:
     import torch
 
     from sargeo.precision import autocast
@@ -82,7 +100,7 @@ def evaluate(model, loader, precision: str = "fp32") -> float:
     correct = total = 0
     with torch.no_grad(), autocast(precision):
         for x, y in loader:
-            correct += int((model(x).argmax(1) == y).sum())
+            correct += int((model(model_inputs(x, input_norm)).argmax(1) == y).sum())
             total += len(y)
     return 100.0 * correct / max(1, total)
 
@@ -99,6 +117,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
 
     torch.manual_seed(seed)
     check_precision(cfg.precision)  # before any work
+    model_inputs(torch.zeros(1), cfg.input_norm)
     if cfg.eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
     if len(train_set) < cfg.batch_size:
@@ -128,7 +147,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
             for g in optimizer.param_groups:
                 g["lr"] = lr * factor * g["lr_scale"]
             with autocast(cfg.precision):
-                loss = criterion(model(x), y)
+                loss = criterion(model(model_inputs(x, cfg.input_norm)), y)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}")
             optimizer.zero_grad(set_to_none=True)
@@ -137,7 +156,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
             step += 1
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
-        history.append(evaluate(model, test_loader, cfg.precision))
+        history.append(evaluate(model, test_loader, cfg.precision, cfg.input_norm))
         evaluated.append(epoch + 1)
         if progress:
             print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: top-1 {history[-1]:.2f}",

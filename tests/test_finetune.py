@@ -92,6 +92,35 @@ def test_bf16_fine_tuning_runs_under_autocast_and_evaluates_every_n_epochs(tmp_p
                  cfg=FinetuneConfig(size="tiny", img_size=32, eval_every=0))
 
 
+@pytest.mark.parametrize("input_norm, low, high", [("pretraining", -1.0, 1.0), ("none", 0.0, 1.0)])
+def test_inputs_are_normalised_as_the_pretraining_saw_them(tmp_path, monkeypatch, input_norm,
+                                                           low, high):
+    import torch
+
+    import sargeo.finetune as ft
+
+    write_shapes(tmp_path / "data", n=6)
+    seen: list[torch.Tensor] = []
+    build = ft.build_classifier
+
+    def watched(*args, **kwargs):  # records what the patch embedding receives
+        model = build(*args, **kwargs)
+        model.patch_embed.register_forward_hook(lambda m, i, o: seen.append(i[0]) and None)
+        return model
+
+    monkeypatch.setattr(ft, "build_classifier", watched)
+    cfg = FinetuneConfig(size="tiny", img_size=32, epochs=1, batch_size=4, warmup_epochs=0,
+                         drop_path=0.0, input_norm=input_norm)
+    finetune(tmp_path / "data", "4shot", runs=1, cfg=cfg, progress=False)
+    values = torch.cat([x.flatten() for x in seen])
+    assert len(seen) >= 2  # training and evaluation batches
+    assert values.min() >= low and values.max() <= high
+    assert values.min() < low + 0.3 and values.max() > high - 0.3  # the full range is used
+    with pytest.raises(ValueError, match="input_norm 'imagenet'"):
+        finetune(tmp_path / "data", "4shot", runs=1, progress=False,
+                 cfg=FinetuneConfig(size="tiny", img_size=32, input_norm="imagenet"))
+
+
 def test_evaluation_subset_is_stratified_and_deterministic(tmp_path):
     from sargeo.datasets.classification import load_classification
     from sargeo.finetune import subsample

@@ -20,6 +20,14 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+#: what the encoder sees: images in [0, 1] (:func:`to_tensor`) as (x - INPUT_MEAN) / INPUT_STD,
+#: the released pretraining's normalisation; fine-tuning and probes take it from here
+INPUT_MEAN, INPUT_STD = 0.5, 0.5
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] images as the pretrained encoder saw them (see :data:`INPUT_MEAN`)."""
+    return (x - INPUT_MEAN) / INPUT_STD
 
 
 class BadImageError(ValueError):

@@ -20,6 +20,7 @@ from sargeo.models.sarmae import SARMAE
 from sargeo.models.speckle import SpeckleNoise
 from sargeo.models.teacher import OpticalTeacher
 from sargeo.models.vit import load_encoder_weights
+from sargeo.pretrain.data import INPUT_MEAN, INPUT_STD
 from sargeo.pretrain.schedules import LossSchedule, alignment_weight, warmup_cosine
 
 
@@ -52,7 +53,7 @@ class SARMAEPretrainModule(L.LightningModule):
     def __init__(self, size: str = "base", img_size: int = 224, patch_size: int = 16,
                  in_chans: int = 3, mask_ratio: float = 0.75, decoder_dim: int = 512,
                  decoder_depth: int = 8, decoder_heads: int = 16, norm_pix_loss: bool = False,
-                 mean: float = 0.5, std: float = 0.5,
+                 mean: float = INPUT_MEAN, std: float = INPUT_STD,
                  sare: bool = True, noise_ratio: float = 0.5, noise_min: float = 0.0,
                  noise_max: float = 0.7, random_noise: bool = True, noise_level: float = 0.3,
                  noise_mode: Literal["released", "gamma"] = "released",

@@ -146,9 +146,16 @@ def test_table2_small_budget_runs_ssdd_and_explains_the_rest(tmp_path, one_threa
     assert set(ssdd["token_diversity"]) == INITS
     assert all(0.0 <= v <= 1.5 for v in ssdd["token_diversity"].values())
     assert result["small_budget_protocol"]["recipe"]["iters"] == 2
+    probe = ssdd["linear_probe"]
+    assert probe["metric"] == "ship cells, AP (%)" and set(probe["values"]) == INITS
+    assert all(0.0 < v <= 100.0 for v in probe["values"].values())
+    assert probe["gap_mae_vs_random"] == pytest.approx(
+        probe["values"][reproduce.MAE] - probe["values"][reproduce.RANDOM], abs=0.011)
     text = reproduce.markdown(result)
     assert "| horizontal_detection/ssdd | 68.10 | random init |" in text
     assert "encoder token diversity" in text
+    assert "Frozen encoders, linear probe" in text
+    assert "| horizontal_detection/ssdd | ship cells, AP (%) |" in text
     assert "gap SARMAE - random" in text and "not run: no sardet_100k" in text
 
 
@@ -169,6 +176,8 @@ def test_table3_small_budget_runs_sen1floods11_water_and_explains_the_rest(tmp_p
     for stats in water["measured"].values():
         assert 0.0 <= stats["mean"] <= 100.0 and set(stats["details"]) == {"mIoU", "train loss"}
     assert "test ['C_3']" in water["dataset"]
+    assert set(water["linear_probe"]["values"]) == INITS
+    assert all(0.0 < v <= 100.0 for v in water["linear_probe"]["values"].values())
     assert any("excluded E_5 (label all no-data)" in note for note in result["notes"])
     text = reproduce.markdown(result)
     assert "n/a: other data set" in text and "| segmentation/mIoU | 66.53 | |" in text
@@ -191,6 +200,23 @@ def test_token_diversity_is_zero_for_collapsed_features_and_not_for_a_random_enc
     state[f"{last}.bias"] = torch.full_like(state[f"{last}.bias"], 1e4) * torch.randn(192)
     torch.save({"model": state}, tmp_path / "collapsed.pth")
     assert reproduce.token_diversity(tmp_path / "collapsed.pth", images, patch_size=8) < 0.05
+
+
+def test_classification_probe_reads_the_fine_tuning_split(tmp_path):
+    from sargeo.finetune import FinetuneConfig
+    from tests.test_finetune import write_shapes
+
+    write_shapes(tmp_path / "data", n=8)
+    cfg = FinetuneConfig(size="tiny", img_size=32, patch_size=16, eval_limit=6)
+    # three random encoders with the same seed: equal values, zero gaps
+    entry = reproduce.classification_probe(tmp_path / "data", "4shot",
+                                           dict.fromkeys(INITS), cfg)
+    assert entry["metric"] == "top-1 (%), mean-pooled tokens"
+    assert len(set(entry["values"].values())) == 1
+    assert 0.0 <= entry[
+        "gap_sarmae_vs_random"] == entry["gap_sarmae_vs_mae"] == entry["gap_mae_vs_random"]
+    assert reproduce.probe_entry("m", {reproduce.RANDOM: 1.0}) == {
+        "metric": "m", "values": {reproduce.RANDOM: 1.0}}
 
 
 def test_full_budget_cells_say_what_they_need(tmp_path):
