@@ -216,9 +216,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True, help="40shot, 30pct, predefined, ...")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--checkpoint", help="SARMAE/MAE checkpoint, or torchgeo:Weights.NAME")
-    defaults = FinetuneConfig()
-    for name, value in asdict(defaults).items():
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    from sargeo.precision import PRECISIONS
+
+    choices = {"input_norm": INPUT_NORMS, "precision": PRECISIONS}
+    for name, value in asdict(FinetuneConfig()).items():
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
+                            choices=choices.get(name))
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--quiet", action="store_true")
 

@@ -130,3 +130,10 @@ def test_evaluation_subset_is_stratified_and_deterministic(tmp_path):
     a, b = subsample(test, 30, seed=1), subsample(test, 30, seed=1)
     assert a.files == b.files and len(a) == 30
     assert sorted(a.labels) == [0] * 10 + [1] * 10 + [2] * 10
+
+
+def test_finetune_command_offers_the_input_norms_and_precisions(capsys):
+    for option, value in (("--input-norm", "imagenet"), ("--precision", "fp8")):
+        with pytest.raises(SystemExit):
+            main(["finetune", "--data-root", "x", "--split", "4shot", option, value])
+        assert "invalid choice" in capsys.readouterr().err
