@@ -76,11 +76,14 @@ class SARMAEPretrainModule(L.LightningModule):
             teacher_dim = teacher.dim
             # kept out of the module's state: frozen weights do not belong in every checkpoint
             object.__setattr__(self, "teacher", teacher)
-        self.model = SARMAE(size, img_size=img_size, patch_size=patch_size, in_chans=in_chans,
-                            mask_ratio=mask_ratio, decoder_dim=decoder_dim,
-                            decoder_depth=decoder_depth, decoder_heads=decoder_heads,
-                            norm_pix_loss=norm_pix_loss, teacher_dim=teacher_dim,
-                            mae_weight=mae_loss_weight)
+        # the initial weights follow ``seed``, not whatever drew from the global RNG before
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model = SARMAE(size, img_size=img_size, patch_size=patch_size,
+                                in_chans=in_chans, mask_ratio=mask_ratio,
+                                decoder_dim=decoder_dim, decoder_depth=decoder_depth,
+                                decoder_heads=decoder_heads, norm_pix_loss=norm_pix_loss,
+                                teacher_dim=teacher_dim, mae_weight=mae_loss_weight)
         if self.teacher is not None:
             grid = tuple(self.teacher.model.patch_embed.grid_size)
             if grid != tuple(self.model.encoder.patch_embed.grid_size):

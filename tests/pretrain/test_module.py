@@ -203,3 +203,21 @@ def test_encoder_initialises_from_an_mae_imagenet_checkpoint(tmp_path):
     module = tiny_module(init_checkpoint=str(tmp_path / "mae_pretrain_vit_tiny.pth"))
     for key in ("patch_embed.proj.weight", "blocks.7.mlp.fc1.weight", "norm.bias"):
         torch.testing.assert_close(module.model.encoder.state_dict()[key], mae_layout[key])
+
+
+def test_initial_weights_follow_the_seed_not_the_global_rng():
+    from sargeo.pretrain.module import SARMAEPretrainModule
+
+    def build(seed: int) -> dict[str, torch.Tensor]:
+        return SARMAEPretrainModule(size="tiny", img_size=32, patch_size=8, decoder_dim=32,
+                                    decoder_depth=1, decoder_heads=4, seed=seed).state_dict()
+
+    torch.manual_seed(1)
+    first = build(3)
+    torch.rand(100)  # draws in between must not change what seed 3 builds
+    state = torch.random.get_rng_state()
+    again = build(3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # nor draw from the global RNG
+    other = build(4)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
