@@ -71,7 +71,7 @@ def _pretrain(args: argparse.Namespace, scene_tif: Path, weights: Path) -> list:
 
     chips = SceneChips(scene_tif, size=TINY["img_size"], length=512, seed=args.seed)
     torch.manual_seed(args.seed)
-    module = SARMAEPretrainModule(**TINY)
+    module = SARMAEPretrainModule(**TINY | {"seed": args.seed})
     history = fit_quick(module, chips, steps=args.steps, batch_size=16, seed=args.seed,
                         max_epochs=1000, progress=not args.quiet, root_dir=weights.parent)
     module.export_encoder(weights)
