@@ -806,7 +806,9 @@ def shrink_config(cfg: Any, recipe: SmallRecipe) -> None:
     pre = model.data_preprocessor
     if pre.get("mean") is not None and len(pre.mean) == 3:
         # 8-bit images to [-1, 1]: what the pretraining's 0.5 / 0.5 normalisation feeds
-        pre.update(mean=[127.5] * 3, std=[127.5] * 3)
+        from sargeo.pretrain.data import INPUT_MEAN, INPUT_STD
+
+        pre.update(mean=[255 * INPUT_MEAN] * 3, std=[255 * INPUT_STD] * 3)
     if model.type == "FasterRCNN" and recipe.detector == "centernet":
         _use_centernet(cfg, width)
     elif recipe.detector not in ("centernet", "config"):
@@ -990,8 +992,10 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
     if budget == "small":  # on the first 8 pretraining crops, normalised as pretraining does
         import torch
 
+        from sargeo.pretrain.data import normalize
+
         data = task.pretrain_data(recipe, work)
-        images = (torch.stack([data[i]["image"] for i in range(min(8, len(data)))]) - 0.5) / 0.5
+        images = normalize(torch.stack([data[i]["image"] for i in range(min(8, len(data)))]))
         diversity = {label: round(token_diversity(init, images, patch_size=recipe.patch_size,
                                                   seed=recipe.seed), 4)
                      for label, init in inits.items()}
