@@ -120,28 +120,26 @@ def token_diversity(checkpoint: str | Path | None, images: Any, *, patch_size: i
     over all tokens of the batch (``images``: (B, C, H, W) as the pretraining sees them, after
     its 0.5 / 0.5 normalisation). Near 0: every position says the same (collapsed features,
     little for detection or segmentation to use); ``checkpoint`` None: a random encoder."""
-    import torch
+    from sargeo.probe import frozen_tokens
 
-    from sargeo.models.vit import create_vit, load_encoder_weights
-
-    torch.manual_seed(seed)
-    model = create_vit("tiny", img_size=images.shape[-1], patch_size=patch_size,
-                       in_chans=images.shape[1]).eval()
-    if checkpoint is not None:
-        load_encoder_weights(model, checkpoint)
-    with torch.no_grad():
-        tokens = model.forward_features(images)[:, model.num_prefix_tokens:]
+    tokens = frozen_tokens(checkpoint, images, patch_size=patch_size, seed=seed).flatten(1, 2)
     return float(tokens.std(1).mean() / tokens.std())
+
+
+def init_gaps(values: dict[str, float]) -> dict[str, float]:
+    """The gaps SARMAE - random, MAE - random and SARMAE - MAE of one measure (empty unless
+    all three initialisations are in ``values``)."""
+    if not {RANDOM, MAE, SARMAE} <= values.keys():
+        return {}
+    return {"gap_sarmae_vs_random": values[SARMAE] - values[RANDOM],
+            "gap_mae_vs_random": values[MAE] - values[RANDOM],
+            "gap_sarmae_vs_mae": values[SARMAE] - values[MAE]}
 
 
 def probe_entry(metric: str, values: dict[str, float]) -> dict[str, Any]:
     """A cell's frozen-encoder linear probe: ``values`` per initialisation and the gaps."""
-    entry: dict[str, Any] = {"metric": metric, "values": values}
-    if {RANDOM, MAE, SARMAE} <= values.keys():
-        entry.update({key: round(values[a] - values[b], 2) for key, a, b in (
-            ("gap_sarmae_vs_random", SARMAE, RANDOM), ("gap_mae_vs_random", MAE, RANDOM),
-            ("gap_sarmae_vs_mae", SARMAE, MAE))})
-    return entry
+    return {"metric": metric, "values": values} | {
+        key: round(gap, 2) for key, gap in init_gaps(values).items()}
 
 
 def pretraining_records(inits: dict[str, str | None]) -> dict[str, Any]:
@@ -228,9 +226,11 @@ def classification_probe(folder: Path, split: str, inits: dict[str, str | None],
     train, test, _ = load_classification(folder, split, 0, cfg.img_size)
     if cfg.eval_limit and len(test) > cfg.eval_limit:
         test = subsample(test, cfg.eval_limit, 0)
-    (train_x, train_y), (test_x, test_y) = (
-        (normalize(torch.stack([x for x, _ in data])), [y for _, y in data])
-        for data in ([train[i] for i in range(len(train))], [test[i] for i in range(len(test))]))
+    def stacked(data: Any) -> tuple[Any, list[int]]:
+        images, labels = zip(*(data[i] for i in range(len(data))), strict=True)
+        return normalize(torch.stack(images)), list(labels)
+
+    (train_x, train_y), (test_x, test_y) = stacked(train), stacked(test)
 
     def tokens(init: str | None, images: Any) -> Any:
         return frozen_tokens(init, images, size=cfg.size, patch_size=cfg.patch_size)
@@ -266,9 +266,8 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
             cells.append(cell)
             continue
         measured = {}
-        inits: dict[str, str | None] = {"random init": None}
-        for label, sare in (("MAE, no SARE (sargeo, small)", False),
-                            ("SARMAE, SARE (sargeo, small)", True)):
+        inits: dict[str, str | None] = {RANDOM: None}
+        for label, sare in ((MAE, False), (SARMAE, True)):
             key = (dataset, sare)
             if key not in pretrained:
                 pretrained[key] = small_pretrain(folder, work / f"{dataset}_sare{int(sare)}.pth",
@@ -286,12 +285,7 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
             "published SARMAE checkpoint": "ViT-B/16 at 224: beyond the small budget"}
-        cell["gap_sarmae_vs_random"] = (measured["SARMAE, SARE (sargeo, small)"]["mean"]
-                                        - measured["random init"]["mean"])
-        cell["gap_sarmae_vs_mae"] = (measured["SARMAE, SARE (sargeo, small)"]["mean"]
-                                     - measured["MAE, no SARE (sargeo, small)"]["mean"])
-        cell["gap_mae_vs_random"] = (measured["MAE, no SARE (sargeo, small)"]["mean"]
-                                     - measured["random init"]["mean"])
+        cell.update(init_gaps({label: stats["mean"] for label, stats in measured.items()}))
         cells.append(cell)
     return {"table": 1, "metric": "top-1 (%)", "budget": budget, "cells": cells,
             "small_budget_protocol": None if budget == "full" else {
@@ -1040,9 +1034,7 @@ def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple
         cell["comparable"] = False
     means = {init: stats["mean"] for init, stats in cell["measured"].items()}
     if SARMAE in means:
-        cell["gap_sarmae_vs_random"] = round(means[SARMAE] - means[RANDOM], 2)
-        cell["gap_mae_vs_random"] = round(means[MAE] - means[RANDOM], 2)
-        cell["gap_sarmae_vs_mae"] = round(means[SARMAE] - means[MAE], 2)
+        cell.update({key: round(gap, 2) for key, gap in init_gaps(means).items()})
         cell["not_run_inits"] = {
             "published SARMAE checkpoint": "ViT-B/16: beyond the small budget (see --budget "
                                            "full --checkpoint)"}
@@ -1209,19 +1201,18 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(f"| {cell['column']} | | {label} | {cell[key]:+.2f} | | |")
     probes = [cell for cell in result["cells"] if cell.get("linear_probe")]
     if probes:
+        first = probes[0]["linear_probe"]
+        gaps = [(label, key) for label, key in GAPS if key in first]
+        header = ["cell", "probe", *first["values"], *(label for label, _ in gaps)]
         lines += ["", "Frozen encoders, linear probe (one linear layer on the standardised "
                   "output tokens; no fine-tuning):", "",
-                  "| cell | probe | " + " | ".join(probes[0]["linear_probe"]["values"])
-                  + " | " + " | ".join(label for label, key in GAPS
-                                       if key in probes[0]["linear_probe"]) + " |",
-                  "|---" * (2 + len(probes[0]["linear_probe"]["values"])
-                            + sum(key in probes[0]["linear_probe"] for _, key in GAPS)) + "|"]
+                  "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
         for cell in probes:
             probe = cell["linear_probe"]
-            lines.append(f"| {cell['column']} | {probe['metric']} | "
-                         + " | ".join(f"{v:.2f}" for v in probe["values"].values()) + " | "
-                         + " | ".join(f"{probe[key]:+.2f}" for _, key in GAPS if key in probe)
-                         + " |")
+            row = [cell["column"], probe["metric"],
+                   *(f"{v:.2f}" for v in probe["values"].values()),
+                   *(f"{probe[key]:+.2f}" for _, key in gaps)]
+            lines.append("| " + " | ".join(row) + " |")
     if result.get("budget") == "small":
         lines += ["", "Small budget: differences to the published ViT-B figures are expected; "
                   "the point is the order of the initialisations at equal budget."]

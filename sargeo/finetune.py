@@ -82,13 +82,18 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
 INPUT_NORMS = ("pretraining", "none")
 
 
+def check_input_norm(input_norm: str) -> str:
+    """``input_norm`` if it is one of :data:`INPUT_NORMS`, else a ValueError naming it."""
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"input_norm {input_norm!r}; choose one of {INPUT_NORMS}")
+    return input_norm
+
+
 def model_inputs(x, input_norm: str = "pretraining"):
     """[0, 1] images as the classifier takes them (see :attr:`FinetuneConfig.input_norm`)."""
     from sargeo.pretrain.data import normalize
 
-    if input_norm not in INPUT_NORMS:
-        raise ValueError(f"input_norm {input_norm!r}; choose one of {INPUT_NORMS}")
-    return normalize(x) if input_norm == "pretraining" else x
+    return normalize(x) if check_input_norm(input_norm) == "pretraining" else x
 
 
 def evaluate(model, loader, precision: str = "fp32", input_norm: str = "pretraining") -> float:
@@ -117,7 +122,7 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
 
     torch.manual_seed(seed)
     check_precision(cfg.precision)  # before any work
-    model_inputs(torch.zeros(1), cfg.input_norm)
+    check_input_norm(cfg.input_norm)
     if cfg.eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
     if len(train_set) < cfg.batch_size:
