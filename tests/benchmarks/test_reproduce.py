@@ -319,3 +319,19 @@ def test_norm_pix_option_reaches_the_pretraining_and_names_its_encoders(tmp_path
     reproduce.pretrain_encoder(data, tmp_path / "enc.pth", sare=False, steps=1, img_size=32,
                                patch_size=16, batch_size=2, norm_pix_loss=True)
     assert seen["norm_pix_loss"] is True and (tmp_path / "enc.pth").is_file()
+
+
+def test_lr_override_reaches_the_fine_tuning_optimiser(tmp_path, monkeypatch):
+    seen = {}
+
+    def table2(data_root, checkpoint, budget, work, recipe):
+        seen["recipe"] = recipe
+        return {"table": 2, "metric": "m", "budget": budget, "cells": []}
+
+    monkeypatch.setattr(reproduce, "table2", table2)
+    reproduce.main(["--table", "2", "--data-root", str(tmp_path), "--out-dir", str(tmp_path),
+                    "--lr", "2e-4"])
+    assert seen["recipe"].lr == 2e-4 and seen["recipe"].iters == reproduce.RECIPES[2].iters
+    _tiny_sen1floods11(tmp_path / "s1f")
+    task = reproduce.sen1floods11_task(tmp_path / "s1f", tmp_path / "w")
+    assert reproduce.task_config(task, seen["recipe"]).optim_wrapper.optimizer.lr == 2e-4
