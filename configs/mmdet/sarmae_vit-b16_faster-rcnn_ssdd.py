@@ -3,7 +3,9 @@
 # decay 0.1, layer-wise lr decay 0.95, grad clip 1, 36 epochs with steps at 22/30/34 and a
 # linear warm-up of 800 iterations from 1/3; 608 px inputs; drop path 0.3. The published
 # detector is a Mask R-CNN with focal-loss RoI classification; sargeo uses Faster R-CNN (SSDD's
-# COCO release has boxes only).
+# COCO release has boxes only). The published config also lists custom_keys with a backbone
+# lr_mult of 0.08; its layer-decay constructor (LayerDecayOptimizerConstructor_ViT_Old) never
+# reads custom_keys, so the backbone learned at the layer-decayed base lr and sargeo does too.
 _base_ = [
     './_base_/models/faster-rcnn_sarmae-vit-b16.py',
     './_base_/datasets/ssdd_coco.py',
