@@ -213,9 +213,9 @@ TABLE1_SMALL = dict(size="tiny", img_size=64, patch_size=8, epochs=20, batch_siz
 
 
 def classification_probe(folder: Path, split: str, inits: dict[str, str | None],
-                         cfg: Any) -> dict[str, Any]:
+                         cfg: Any, seed: int = 0) -> dict[str, Any]:
     """Table 1's frozen-encoder linear probe: top-1 of one linear layer on the mean-pooled
-    tokens, on the seed-0 split and test subset that the fine-tuning uses."""
+    tokens, on the split and test subset of the fine-tuning's first seed ``seed``."""
     import torch
 
     from sargeo.datasets.classification import load_classification
@@ -223,9 +223,9 @@ def classification_probe(folder: Path, split: str, inits: dict[str, str | None],
     from sargeo.pretrain.data import normalize
     from sargeo.probe import frozen_tokens, image_probe
 
-    train, test, _ = load_classification(folder, split, 0, cfg.img_size)
+    train, test, _ = load_classification(folder, split, seed, cfg.img_size)
     if cfg.eval_limit and len(test) > cfg.eval_limit:
-        test = subsample(test, cfg.eval_limit, 0)
+        test = subsample(test, cfg.eval_limit, seed)
     def stacked(data: Any) -> tuple[Any, list[int]]:
         images, labels = zip(*(data[i] for i in range(len(data))), strict=True)
         return normalize(torch.stack(images)), list(labels)
@@ -241,8 +241,9 @@ def classification_probe(folder: Path, split: str, inits: dict[str, str | None],
 
 
 def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
-           runs: int = 1) -> dict[str, Any]:
-    """Table 1; at the small budget ``runs`` fine-tunings (seeds) per initialisation."""
+           runs: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Table 1; at the small budget ``runs`` fine-tunings (seeds ``seed``..) per
+    initialisation, the encoders pretrained with ``seed``."""
     from sargeo.finetune import FinetuneConfig, finetune
 
     paper = published("classification")
@@ -270,18 +271,19 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
         for label, sare in ((MAE, False), (SARMAE, True)):
             key = (dataset, sare)
             if key not in pretrained:
-                pretrained[key] = small_pretrain(folder, work / f"{dataset}_sare{int(sare)}.pth",
-                                                 sare=sare, steps=400)
+                pretrained[key] = small_pretrain(
+                    folder, work / f"{dataset}_sare{int(sare)}_seed{seed}.pth", sare=sare,
+                    steps=400, seed=seed)
             inits[label] = str(pretrained[key])
         for label, init in inits.items():
             result = finetune(folder, split, dataset=dataset, runs=runs, checkpoint=init,
-                              cfg=cfg, progress=False)
+                              cfg=cfg, progress=False, first_seed=seed)
             measured[label] = dict(result["best_top1"], runs=runs,
                                    values=[r["best_top1"] for r in result["runs"]],
                                    seconds=round(result["seconds"], 1))
         cell["measured"] = measured
         cell["pretraining_loss"] = pretraining_records(inits)
-        cell["linear_probe"] = classification_probe(folder, split, inits, cfg)
+        cell["linear_probe"] = classification_probe(folder, split, inits, cfg, seed)
         cell["not_run_inits"] = {
             "torchgeo SSL4EO-S12 S1 MAE": "ViT-B/16 weights (2-band): beyond the small budget",
             "published SARMAE checkpoint": "ViT-B/16 at 224: beyond the small budget"}
@@ -291,8 +293,8 @@ def table1(data_root: Path, checkpoint: str | None, budget: str, work: Path,
             "small_budget_protocol": None if budget == "full" else {
                 "pretraining": "ViT-Tiny/8 at 64 px, 400 steps x 32 images of the cell's "
                                "training folder (no labels), sargeo's pretraining module in "
-                               "bfloat16 autocast",
-                "finetuning": asdict(cfg) | {"runs": runs}}}
+                               f"bfloat16 autocast, seed {seed}",
+                "finetuning": asdict(cfg) | {"runs": runs, "first_seed": seed}}}
 
 
 # -- Tables 2 and 3: the OpenMMLab benchmark configs ----------------------------------------------
@@ -971,7 +973,7 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
             if budget == "small":
                 cfg.randomness = dict(seed=seed)
             folder = work / f"{task.key}_{task.config.stem}" / _slug(label)
-            metrics = run_mm(cfg, init, folder if seed == recipe.seed else
+            metrics = run_mm(cfg, init, folder if seed == 0 else
                              folder.with_name(f"{folder.name}_seed{seed}"))
             missing = [key for key, _ in task.metrics.values() if key not in metrics]
             if missing:
@@ -1165,6 +1167,50 @@ GAPS = (("gap SARMAE - random", "gap_sarmae_vs_random"), ("gap MAE - random", "g
         ("gap SARMAE - MAE", "gap_sarmae_vs_mae"))
 
 
+def merge_repeats(results: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """One table from ``results``, the same small-budget table repeated with the base seeds
+    ``seeds`` (pretraining and fine-tuning): each initialisation's runs pooled (mean, sample
+    standard deviation, every value), probes and token diversity averaged, gaps from the pooled
+    means, and each repeat's gaps kept in ``cell["repeats"]`` to show whether the order holds."""
+    import statistics
+
+    merged = copy.deepcopy(results[0])
+    for i, cell in enumerate(merged["cells"]):
+        if "measured" not in cell:
+            continue
+        repeats = [result["cells"][i] for result in results]
+        for label, stats in cell["measured"].items():
+            parts = [rep["measured"][label] for rep in repeats]
+            values = [v for part in parts for v in part["values"]]
+            stats.update(mean=round(statistics.fmean(values), 2), runs=len(values),
+                         std=round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+                         values=values)
+            if "details" in stats:
+                stats["details"] = {key: round(statistics.fmean(p["details"][key] for p in parts),
+                                               4) for key in stats["details"]}
+            if "seconds" in stats:
+                stats["seconds"] = round(sum(p["seconds"] for p in parts), 1)
+        cell.update({key: round(gap, 2) for key, gap in init_gaps(
+            {label: stats["mean"] for label, stats in cell["measured"].items()}).items()})
+        cell["repeats"] = {"seeds": seeds} | {key: [round(rep[key], 2) for rep in repeats]
+                                              for _, key in GAPS if key in cell}
+        if cell.get("linear_probe"):
+            probes = [rep["linear_probe"] for rep in repeats]
+            cell["linear_probe"] = probe_entry(cell["linear_probe"]["metric"], {
+                label: round(statistics.fmean(p["values"][label] for p in probes), 2)
+                for label in cell["linear_probe"]["values"]}) | {
+                "per_repeat": [p["values"] for p in probes]}
+        if cell.get("token_diversity"):
+            cell["token_diversity"] = {
+                label: round(statistics.fmean(rep["token_diversity"][label] for rep in repeats),
+                             4) for label in cell["token_diversity"]}
+        if cell.get("pretraining_loss"):
+            cell["pretraining_loss_per_repeat"] = [rep["pretraining_loss"] for rep in repeats]
+    if merged.get("small_budget_protocol"):
+        merged["small_budget_protocol"]["repeats"] = seeds
+    return merged
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# Table {result['table']} ({result['metric']}), budget: "
              f"{result.get('budget', '-')}", "",
@@ -1219,6 +1265,13 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("notes"):
         lines += ["", "Notes:", ""] + [f"- {note}" for note in result["notes"]]
     for cell in result["cells"]:
+        if cell.get("repeats"):
+            repeats = cell["repeats"]
+            gaps = "; ".join(f"{label} {', '.join(f'{g:+.2f}' for g in repeats[key])}"
+                             for label, key in GAPS if key in repeats)
+            lines.append(f"- {cell['column']}: {len(repeats['seeds'])} repeats of the whole "
+                         f"small-budget run (pretraining and fine-tuning, base seeds "
+                         f"{', '.join(map(str, repeats['seeds']))}); per repeat: {gaps}")
         if cell.get("pretraining_loss"):
             losses = "; ".join(f"{init} {p['loss_first_step']} -> {p['loss_last_10_steps']} "
                                f"({p['steps']} steps, {p['seconds']:.0f} s)"
@@ -1257,15 +1310,23 @@ def main(argv: list[str] | None = None) -> int:
     small.add_argument("--seeds", type=int,
                        help="fine-tuning runs (seeds) per initialisation (default 1; Table 1 "
                             "too)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="small budget: repeat the whole run, pretraining included, with "
+                             "this many base seeds and pool the runs (Tables 1-3; default 1)")
     args = parser.parse_args(argv)
+    if args.repeats < 1 or (args.repeats > 1 and args.budget != "small"):
+        parser.error(f"--repeats {args.repeats}: a count of 1 or more, above 1 only with "
+                     "--budget small")
     # idle OpenMP threads sleep instead of spinning: on a shared CPU the default spin-waiting
     # slows training several-fold (read when torch is first imported, below)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     start = time.monotonic()
     work = args.out_dir / "work"
+    runs = args.seeds or 1
+    bases = [r * runs for r in range(args.repeats)]  # repeat r: seeds r * runs ..
     if args.table == 1:
-        result = table1(args.data_root, args.checkpoint, args.budget, work,
-                        runs=args.seeds or 1)
+        results = [table1(args.data_root, args.checkpoint, args.budget, work, runs=runs,
+                          seed=base) for base in bases]
     else:
         overrides = {k: v for k, v in (("iters", args.iters), ("lr", args.lr),
                                        ("pretrain_steps", args.pretrain_steps),
@@ -1276,8 +1337,10 @@ def main(argv: list[str] | None = None) -> int:
                                         else args.norm_pix == "on")) if v is not None}
         recipe = replace(RECIPES[args.table], **overrides)
         build = table2 if args.table == 2 else table3
-        result = build(args.data_root, args.checkpoint, args.budget,
-                       work / f"table{args.table}", recipe)
+        results = [build(args.data_root, args.checkpoint, args.budget,
+                         work / f"table{args.table}", replace(recipe, seed=recipe.seed + base))
+                   for base in bases]
+    result = results[0] if len(results) == 1 else merge_repeats(results, bases)
     result["command"] = "python -m benchmarks.reproduce " + " ".join(
         argv if argv is not None else sys.argv[1:])
     result["seconds"] = round(time.monotonic() - start, 1)

@@ -181,9 +181,9 @@ def subsample(dataset, limit: int, seed: int):
 
 def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs: int = 5,
              checkpoint: str | None = None, cfg: FinetuneConfig | None = None,
-             progress: bool = True) -> dict:
-    """``runs`` fine-tunings with seeds 0..runs-1 (splits drawn per seed); mean and standard
-    deviation of last- and best-epoch top-1."""
+             progress: bool = True, first_seed: int = 0) -> dict:
+    """``runs`` fine-tunings with seeds ``first_seed``.. ``first_seed + runs - 1`` (splits
+    drawn per seed); mean and standard deviation of last- and best-epoch top-1."""
     from sargeo.datasets.classification import DATASETS, load_classification
 
     if dataset not in DATASETS:
@@ -191,14 +191,14 @@ def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs
     cfg = cfg or FinetuneConfig()
     results = []
     start = time.monotonic()
-    for seed in range(runs):
+    for seed in range(first_seed, first_seed + runs):
         train_set, test_set, classes = load_classification(data_root, split, seed,
                                                            cfg.img_size)
         if cfg.eval_limit and len(test_set) > cfg.eval_limit:
             test_set = subsample(test_set, cfg.eval_limit, seed)
         if progress:
-            print(f"run {seed + 1}/{runs}: {len(train_set)} train / {len(test_set)} test "
-                  f"images, {len(classes)} classes", flush=True)
+            print(f"run {seed - first_seed + 1}/{runs} (seed {seed}): {len(train_set)} train "
+                  f"/ {len(test_set)} test images, {len(classes)} classes", flush=True)
         results.append(finetune_once(train_set, test_set, len(classes), cfg, checkpoint, seed,
                                      progress))
 

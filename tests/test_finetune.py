@@ -137,3 +137,23 @@ def test_finetune_command_offers_the_input_norms_and_precisions(capsys):
         with pytest.raises(SystemExit):
             main(["finetune", "--data-root", "x", "--split", "4shot", option, value])
         assert "invalid choice" in capsys.readouterr().err
+
+
+def test_first_seed_shifts_the_runs_and_their_splits(tmp_path, monkeypatch):
+    import sargeo.finetune as ft
+
+    write_shapes(tmp_path / "data", n=10)
+    seen: list[tuple[int, list]] = []
+
+    def fake_once(train_set, test_set, num_classes, cfg, checkpoint, seed, progress=True):
+        seen.append((seed, sorted(str(f) for f in train_set.files)))
+        return ft.RunResult(seed, float(seed), float(seed), [float(seed)], [1])
+
+    monkeypatch.setattr(ft, "finetune_once", fake_once)
+    result = finetune(tmp_path / "data", "4shot", runs=2, first_seed=3, progress=False)
+    assert [r["seed"] for r in result["runs"]] == [3, 4] and [s for s, _ in seen] == [3, 4]
+    assert result["best_top1"]["mean"] == 3.5
+    seen.clear()
+    finetune(tmp_path / "data", "4shot", runs=4, progress=False)
+    assert [s for s, _ in seen] == [0, 1, 2, 3]
+    assert seen[3][1] != seen[0][1]  # each seed draws its own 4-shot split

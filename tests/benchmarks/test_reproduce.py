@@ -335,3 +335,77 @@ def test_lr_override_reaches_the_fine_tuning_optimiser(tmp_path, monkeypatch):
     _tiny_sen1floods11(tmp_path / "s1f")
     task = reproduce.sen1floods11_task(tmp_path / "s1f", tmp_path / "w")
     assert reproduce.task_config(task, seen["recipe"]).optim_wrapper.optimizer.lr == 2e-4
+
+
+def _repeat(random: list[float], mae: list[float], sarmae: list[float], probe: float) -> dict:
+    """One repeat's table with a single measured cell (as table1/_fill write it)."""
+    cell = {"column": "mstar_40shot", "published": 96.7,
+            "pretraining_loss": {reproduce.MAE: {"steps": 4, "seconds": 1.0,
+                                                 "loss_first_step": 1.0,
+                                                 "loss_last_10_steps": 0.5}},
+            "token_diversity": {reproduce.RANDOM: 0.2, reproduce.SARMAE: probe / 100}}
+    cell["measured"] = {label: {"mean": sum(v) / len(v), "std": 0.0, "runs": len(v),
+                                "values": v, "seconds": 10.0, "details": {"train loss": v[0]}}
+                        for label, v in ((reproduce.RANDOM, random), (reproduce.MAE, mae),
+                                         (reproduce.SARMAE, sarmae))}
+    cell.update(reproduce.init_gaps({k: s["mean"] for k, s in cell["measured"].items()}))
+    cell["linear_probe"] = reproduce.probe_entry("top-1 (%)", {
+        reproduce.RANDOM: 30.0, reproduce.MAE: 30.0, reproduce.SARMAE: probe})
+    return {"table": 1, "metric": "top-1 (%)", "budget": "small",
+            "small_budget_protocol": {"pretraining": "p", "finetuning": "f"},
+            "cells": [{"column": "fusar_ship_40shot", "published": 89.3, "not_run": "no data"},
+                      cell]}
+
+
+def test_repeats_pool_their_runs_and_keep_each_repeats_gaps():
+    merged = reproduce.merge_repeats([_repeat([10.0], [20.0], [30.0], 40.0),
+                                      _repeat([30.0], [20.0], [20.0], 20.0)], [0, 1])
+    absent, cell = merged["cells"]
+    assert absent == {"column": "fusar_ship_40shot", "published": 89.3, "not_run": "no data"}
+    random = cell["measured"][reproduce.RANDOM]
+    assert random["values"] == [10.0, 30.0] and random["runs"] == 2 and random["mean"] == 20.0
+    assert random["std"] == pytest.approx(14.14) and random["seconds"] == 20.0
+    assert random["details"]["train loss"] == 20.0
+    assert cell["gap_sarmae_vs_random"] == 5.0 and cell["gap_sarmae_vs_mae"] == 5.0
+    assert cell["repeats"] == {"seeds": [0, 1], "gap_sarmae_vs_random": [20.0, -10.0],
+                               "gap_mae_vs_random": [10.0, -10.0],
+                               "gap_sarmae_vs_mae": [10.0, 0.0]}
+    assert cell["linear_probe"]["values"][reproduce.SARMAE] == 30.0
+    assert cell["linear_probe"]["gap_sarmae_vs_random"] == 0.0
+    assert [p[reproduce.SARMAE] for p in cell["linear_probe"]["per_repeat"]] == [40.0, 20.0]
+    assert cell["token_diversity"][reproduce.SARMAE] == 0.3
+    assert len(cell["pretraining_loss_per_repeat"]) == 2
+    assert merged["small_budget_protocol"]["repeats"] == [0, 1]
+    text = reproduce.markdown(merged)
+    assert "20.00 +- 14.14 (2 runs: 10.00, 30.00)" in text
+    assert ("- mstar_40shot: 2 repeats of the whole small-budget run (pretraining and "
+            "fine-tuning, base seeds 0, 1); per repeat: gap SARMAE - random +20.00, -10.00; "
+            "gap MAE - random +10.00, -10.00; gap SARMAE - MAE +10.00, +0.00") in text
+
+
+def test_repeats_option_runs_each_table_with_its_own_base_seed(tmp_path, monkeypatch):
+    seen: dict[str, list] = {"table1": [], "table2": []}
+
+    def table1(data_root, checkpoint, budget, work, runs=1, seed=0):
+        seen["table1"].append((runs, seed))
+        return _repeat([float(seed)], [1.0], [2.0], 3.0)
+
+    def table2(data_root, checkpoint, budget, work, recipe):
+        seen["table2"].append((recipe.seeds, recipe.seed))
+        return {"table": 2, "metric": "m", "budget": budget, "cells": []}
+
+    monkeypatch.setattr(reproduce, "table1", table1)
+    monkeypatch.setattr(reproduce, "table2", table2)
+    base = ["--data-root", str(tmp_path), "--out-dir", str(tmp_path)]
+    reproduce.main(["--table", "1", *base, "--repeats", "3"])
+    assert seen["table1"] == [(1, 0), (1, 1), (1, 2)]
+    result = json.loads((tmp_path / "table1.json").read_text())
+    assert result["cells"][1]["measured"][reproduce.RANDOM]["values"] == [0.0, 1.0, 2.0]
+    reproduce.main(["--table", "2", *base, "--repeats", "2", "--seeds", "3"])
+    assert seen["table2"] == [(3, 0), (3, 3)]  # fine-tuning seeds 0-2, then 3-5
+    reproduce.main(["--table", "2", *base])
+    assert seen["table2"][-1] == (1, 0)
+    with pytest.raises(SystemExit):
+        reproduce.main(["--table", "2", *base, "--repeats", "2", "--budget", "full"])
+    with pytest.raises(SystemExit):
+        reproduce.main(["--table", "1", *base, "--repeats", "0"])
