@@ -1011,6 +1011,15 @@ def run_task(task: MMTask, budget: str, checkpoint: str | None, recipe: SmallRec
             "token_diversity": diversity, "linear_probe": probe}
 
 
+def run_stats(values: list[float]) -> dict[str, Any]:
+    """Mean and sample standard deviation (0 for one run) of runs' ``values``, with them."""
+    import statistics
+
+    return {"mean": round(statistics.fmean(values), 2),
+            "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+            "runs": len(values), "values": values}
+
+
 def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple[str, ...] = (),
           comparable: bool = True) -> None:
     """Put one metric of a task run into ``cell`` (mean and sample standard deviation over
@@ -1018,12 +1027,9 @@ def _fill(cell: dict[str, Any], run: dict[str, Any], metric: str, details: tuple
     import statistics
 
     def stats(runs: list[dict[str, float]]) -> dict[str, Any]:
-        values = [r[metric] for r in runs]
         keys = [d for d in (*details, "train loss") if d in runs[0]]
-        return {"mean": round(statistics.fmean(values), 2),
-                "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-                "runs": len(values), "values": values,
-                "details": {d: round(statistics.fmean(r[d] for r in runs), 4) for d in keys}}
+        return run_stats([r[metric] for r in runs]) | {
+            "details": {d: round(statistics.fmean(r[d] for r in runs), 4) for d in keys}}
 
     cell["measured"] = {init: stats(runs) for init, runs in run["measured"].items()}
     if run.get("pretraining"):
@@ -1181,10 +1187,7 @@ def merge_repeats(results: list[dict[str, Any]], seeds: list[int]) -> dict[str, 
         repeats = [result["cells"][i] for result in results]
         for label, stats in cell["measured"].items():
             parts = [rep["measured"][label] for rep in repeats]
-            values = [v for part in parts for v in part["values"]]
-            stats.update(mean=round(statistics.fmean(values), 2), runs=len(values),
-                         std=round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-                         values=values)
+            stats.update(run_stats([v for part in parts for v in part["values"]]))
             if "details" in stats:
                 stats["details"] = {key: round(statistics.fmean(p["details"][key] for p in parts),
                                                4) for key in stats["details"]}
