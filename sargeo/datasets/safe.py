@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ import numpy as np
 import rasterio
 from rasterio.control import GroundControlPoint
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from sargeo.datasets.safe_geo import LONLAT, Georeferencing, MapGrid
@@ -283,7 +285,9 @@ class Sentinel1Product:
     def _open_tiff(self, pol: str) -> Any:
         label = self.files[pol].measurement
         try:
-            src = rasterio.open(self._store.gdal_path(self._measurements[pol]))
+            with warnings.catch_warnings():  # its georeferencing is not used: the tie points are
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                src = rasterio.open(self._store.gdal_path(self._measurements[pol]))
         except rasterio.errors.RasterioIOError as err:
             raise ProductError(f"{label} is not a readable TIFF ({error_text(err)}); "
                                f"{REDOWNLOAD}") from err
