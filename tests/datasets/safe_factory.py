@@ -112,8 +112,10 @@ def write_measurement(path: Path, annotation: ET.Element, dn: DNFunction, pol: s
                                z=float(p.findtext("height")), id=str(i))
             for i, p in enumerate(annotation.findall(
                 "geolocationGrid/geolocationGridPointList/geolocationGridPoint"))]
+    # strips in row order, as ESA writes them (GDAL would move all-zero border strips to the
+    # end of the file, and a reader through /vsizip/ would seek back and forth to get them)
     profile = dict(driver="GTiff", width=width, height=height, count=1, dtype="uint16",
-                   **(tiff_options or {}))
+                   WRITE_EMPTY_TILES_SYNCHRONOUSLY="YES") | (tiff_options or {})
     step = max(1, (64 << 20) // (2 * width))  # ~64 MB of DN at a time
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
