@@ -266,3 +266,40 @@ def test_a_full_size_product_from_its_zip(safe_sources, tmp_path):
                 want = expected_values(safe_sources[1], pol, "sigma0", dn, rows + r0, cols + c0,
                                        denoise=True, scale=1)
                 np.testing.assert_allclose(values[k, rows, cols], want, rtol=1e-4)
+
+
+def test_noise_already_removed_is_not_removed_again(safe_sources, tmp_path):
+    def mark_denoised(name, root):
+        if root.tag == "product":
+            root.find("imageAnnotation/processingInformation/"
+                      "thermalNoiseCorrectionPerformed").text = "true"
+
+    folder = build_product(safe_sources[0], tmp_path, scale=SCALE, as_zip=False,
+                           edit=mark_denoised)
+    with Sentinel1Product(folder) as product:
+        assert product.annotations["VH"].noise_removed
+        np.testing.assert_array_equal(product.read(), product.read(denoise=False))
+
+
+def test_hh_hv_products_in_ew_mode(safe_products, tmp_path):
+    """Names and headers turned to an EW HH+HV product: found, ordered, read alike."""
+    import shutil
+
+    source = safe_products[0].folder
+    folder = tmp_path / source.name.replace("_IW_", "_EW_")
+    shutil.copytree(source, folder)
+    (folder / "manifest.safe").unlink()
+    for path in sorted(folder.rglob("*s1a-iw-grd-*")):
+        new = path.name.replace("-iw-", "-ew-").replace("-vv-", "-hh-").replace("-vh-", "-hv-")
+        path.rename(path.with_name(new))
+        if path.suffix == ".xml" and "rfi" not in path.parts:
+            text = (path.with_name(new)).read_text()
+            text = text.replace("<polarisation>VV<", "<polarisation>HH<")
+            (path.with_name(new)).write_text(text.replace("<polarisation>VH<",
+                                                          "<polarisation>HV<"))
+    with Sentinel1Product(folder) as ew, Sentinel1Product(source) as iw:
+        assert ew.polarisations == ("HH", "HV") and ew.manifest is None
+        assert ew.files["HV"].measurement.endswith(".tiff") and "-ew-grd-hv-" in \
+            ew.files["HV"].measurement
+        np.testing.assert_array_equal(ew.read(((100, 200), (300, 400)), polarisations=["HV"]),
+                                      iw.read(((100, 200), (300, 400)), polarisations=["VH"]))

@@ -163,3 +163,15 @@ def test_slc_products_are_refused(product):
     with pytest.raises(ProductError, match="is a SLC measurement; sargeo reads GRD products "
                                            "only"):
         Sentinel1Product(product)
+
+
+def test_truncated_measurement_fails_on_read_with_gdal_text(product):
+    path = one(product, "measurement/*-vh-*.tiff")
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    with Sentinel1Product(product) as opened:
+        opened.read(((0, 64), (0, 64)))  # the first half is intact
+        with pytest.raises(ProductError, match=re.escape(f"cannot read Window(col_off=0, "
+                                                         f"row_off=1100, width=64, height=64) "
+                                                         f"of {path} (Read failed")
+                           + ".*Read error at scanline.*download it again"):
+            opened.read(((1100, 1164), (0, 64)))
