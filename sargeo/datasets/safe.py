@@ -97,7 +97,8 @@ class _Store:
                     members = zf.namelist()
             except (zipfile.BadZipFile, OSError) as err:
                 raise ProductError(f"{path} is neither a SAFE folder nor a readable zip "
-                                   f"({error_text(err)}); {REDOWNLOAD}") from err
+                                   f"({error_text(err)}); pass the NAME.SAFE folder, its "
+                                   f"manifest.safe or its .zip; {REDOWNLOAD}") from err
             roots = sorted({m.split("/")[0] for m in members
                             if m.count("/") >= 1 and m.split("/")[0].upper().endswith(".SAFE")})
             if len(roots) != 1:
@@ -109,6 +110,7 @@ class _Store:
                                 if m.startswith(self.zip_prefix) and not m.endswith("/"))
         else:
             raise FileNotFoundError(f"Sentinel-1 product not found: {path}")
+        self.present = set(self.names)
         self.name = (Path(self.zip_prefix.rstrip("/")) if self.zip_prefix else self.root).stem
 
     def label(self, name: str) -> str:
@@ -195,7 +197,7 @@ class Sentinel1Product:
         self.name = store.name
         self.manifest: Manifest | None = (
             parse_manifest(store.read("manifest.safe"), store.label("manifest.safe"))
-            if "manifest.safe" in store.names else None)
+            if "manifest.safe" in store.present else None)
         stems = self._find_measurements()
         self.polarisations = tuple(sorted(stems, key=POLARISATION_ORDER.index))
         self.files: dict[str, ProductFiles] = {}
@@ -234,7 +236,7 @@ class Sentinel1Product:
                                    f"{found[pol][0]} and {name}; keep one product per folder")
             found[pol] = (name, match["stem"])
         if self.manifest is not None:
-            missing = [m for m in self.manifest.measurements if m not in store.names]
+            missing = [m for m in self.manifest.measurements if m not in store.present]
             if missing:
                 raise ProductError(f"{store.label(missing[0])} is listed in manifest.safe but "
                                    f"missing; {REDOWNLOAD}")
@@ -250,7 +252,7 @@ class Sentinel1Product:
                  "calibration": f"annotation/calibration/calibration-{stem}.xml",
                  "noise": f"annotation/calibration/noise-{stem}.xml"}
         for kind, name in names.items():
-            if name not in store.names:
+            if name not in store.present:
                 raise ProductError(f"{store.label(name)} is missing: the {kind} file of "
                                    f"{store.label(measurement)}; {REDOWNLOAD}")
         labels = {k: store.label(n) for k, n in names.items()}
@@ -357,7 +359,8 @@ class Sentinel1Product:
     # -- pixels ---------------------------------------------------------------------------
     def lut(self, window: Window | tuple | None, polarisation: str,
             quantity: str = "sigma0") -> np.ndarray:
-        """The calibration table ``A`` of ``quantity`` over ``window`` (float32 (h, w))."""
+        """The calibration table ``A`` of ``quantity`` over ``window`` (float32 (h, w));
+        ``dn`` gives the product's own ``dn`` table (not used by :meth:`read`)."""
         win = _as_window(window, *self.shape)
         if quantity not in QUANTITIES:
             raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")

@@ -144,8 +144,9 @@ def test_calibration_file_holding_noise(product):
 def test_broken_and_foreign_zips(product, tmp_path):
     archive = tmp_path / "p.zip"
     archive.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(ProductError, match=re.escape(f"{archive} is neither a SAFE folder nor a "
-                                                     "readable zip (File is not a zip file)")):
+    with pytest.raises(ProductError, match=re.escape(
+            f"{archive} is neither a SAFE folder nor a readable zip (File is not a zip file); "
+            "pass the NAME.SAFE folder")):
         Sentinel1Product(archive)
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("data/readme.txt", "hello")
