@@ -211,8 +211,13 @@ class Sentinel1Product:
         first = self.annotations[self.polarisations[0]]
         self.shape = (first.lines, first.samples)
         g = first.grid
-        self.georef = Georeferencing(g.line, g.pixel, g.longitude, g.latitude, g.height,
-                                     method=georeferencing, order=polynomial_order)
+        try:
+            self.georef = Georeferencing(g.line, g.pixel, g.longitude, g.latitude, g.height,
+                                         method=georeferencing, order=polynomial_order)
+        except (np.linalg.LinAlgError, ValueError) as err:
+            raise ProductError(f"{self.files[self.polarisations[0]].annotation}: its "
+                               f"geolocation grid cannot be fitted ({error_text(err)}); "
+                               f"{REDOWNLOAD}") from err
         self._local = threading.local()
         self._handles: list[Any] = []
         self._lock = threading.Lock()

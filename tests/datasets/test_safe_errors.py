@@ -176,3 +176,17 @@ def test_truncated_measurement_fails_on_read_with_gdal_text(product):
                                                          f"of {path} (Read failed")
                            + ".*Read error at scanline.*download it again"):
             opened.read(((1100, 1164), (0, 64)))
+
+
+def test_geolocation_grid_that_cannot_be_fitted(product):
+    """Every tie point on one line: no spline or polynomial maps the image."""
+    def flatten(root):
+        for point in root.findall(".//geolocationGridPoint"):
+            point.find("line").text = "0"
+
+    path = one(product, "annotation/s1a-*-vv-*.xml")
+    edit_xml(path, flatten)
+    edit_xml(one(product, "annotation/s1a-*-vh-*.xml"), flatten)
+    with pytest.raises(ProductError, match=re.escape(f"{path}: its geolocation grid cannot be "
+                                                     "fitted (")):
+        Sentinel1Product(product)
