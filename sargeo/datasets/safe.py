@@ -295,7 +295,7 @@ class Sentinel1Product:
             with warnings.catch_warnings():  # its georeferencing is not used: the tie points are
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 src = rasterio.open(self._store.gdal_path(self._measurements[pol]))
-        except rasterio.errors.RasterioIOError as err:
+        except rasterio.errors.RasterioError as err:
             raise ProductError(f"{label} is not a readable TIFF ({error_text(err)}); "
                                f"{REDOWNLOAD}") from err
         ann = self.annotations[pol]
@@ -401,7 +401,7 @@ class Sentinel1Product:
         for k, pol in enumerate(pols):
             try:
                 dn = self._dataset(pol).read(1, window=win)
-            except rasterio.errors.RasterioIOError as err:
+            except rasterio.errors.RasterioError as err:
                 raise ProductError(f"cannot read {win} of {self.files[pol].measurement} "
                                    f"({error_text(err)}); {REDOWNLOAD}") from err
             value = out[k]
