@@ -20,14 +20,42 @@ import numpy as np
 from affine import Affine
 
 
+#: length of a torchgeo >= 0.9 sample ``bounds`` tensor:
+#: ``[xmin, xmax, xres, ymin, ymax, yres, tmin, tmax, tstep]``
+TORCHGEO_BOUNDS_LEN = 9
+
+
+def bounds_slices(bounds: Any) -> tuple[slice, slice, slice]:
+    """A torchgeo sample's ``bounds`` as the query that reads the same tile again:
+    ``(slice(xmin, xmax, xres), slice(ymin, ymax, yres), slice(tmin, tmax, tstep))``.
+
+    Accepts torchgeo >= 0.9's 9-value tensor and a query of slices (returned as is); refuses
+    four plain numbers, whose order differs between libraries."""
+    if len(bounds) and isinstance(bounds[0], slice):
+        x, y, *t = bounds
+        return x, y, (t[0] if t else slice(None))
+    values = [float(v) for v in np.asarray(bounds, dtype=np.float64).ravel()]
+    if len(values) != TORCHGEO_BOUNDS_LEN:
+        raise ValueError(f"expected torchgeo bounds [xmin, xmax, xres, ymin, ymax, yres, tmin, "
+                         f"tmax, tstep] ({TORCHGEO_BOUNDS_LEN} values), got {len(values)}")
+    xmin, xmax, xres, ymin, ymax, yres, tmin, tmax, tstep = values
+    t = slice(None) if math.isnan(tmin) and math.isnan(tmax) else slice(tmin, tmax, tstep)
+    return slice(xmin, xmax, xres), slice(ymin, ymax, yres), t
+
+
 def tile_transform(bounds: Sequence[Any], res: float | tuple[float, float]) -> Affine:
-    """Affine transform of a torchgeo sample (0.8: ``bounds`` = (x slice, y slice[, t slice]);
-    also accepts ``(xmin, ymin, xmax, ymax)`` numbers) at resolution ``res``."""
+    """Affine transform of a tile at resolution ``res``: ``bounds`` is a query of slices
+    (x slice, y slice[, t slice]), a torchgeo >= 0.9 ``bounds`` tensor (9 values), or
+    ``(xmin, ymin, xmax, ymax)`` numbers."""
     xres, yres = (res, res) if np.isscalar(res) else (float(res[0]), float(res[1]))
-    if isinstance(bounds[0], slice):
-        xmin, ymax = float(bounds[0].start), float(bounds[1].stop)
-    else:
+    if len(bounds) == TORCHGEO_BOUNDS_LEN or isinstance(bounds[0], slice):
+        x, y, _ = bounds_slices(bounds)
+        xmin, ymax = float(x.start), float(y.stop)
+    elif len(bounds) == 4:
         xmin, ymax = float(bounds[0]), float(bounds[3])
+    else:
+        raise ValueError(f"bounds must be slices, 9 torchgeo values or 4 numbers, not "
+                         f"{len(bounds)} values")
     return Affine(xres, 0.0, xmin, 0.0, -yres, ymax)
 
 

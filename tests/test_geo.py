@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from affine import Affine
 
 from sargeo.geo import (
+    bounds_slices,
     corners_to_rbox,
     hbox_corners,
     le90,
@@ -97,3 +99,27 @@ def test_le90_normalisation():
     assert -math.pi / 2 <= back[4] < math.pi / 2
     np.testing.assert_allclose(np.sort(rbox_corners(back[None])[0], axis=0),
                                np.sort(rbox_corners(tall)[0], axis=0), atol=1e-6)
+
+
+def test_bounds_slices_reads_torchgeo_bounds_back_as_a_query():
+    import torch
+
+    ts = pd.Timestamp("2022-10-02T20:51:26").timestamp()
+    bounds = torch.tensor([500_000.0, 500_320.0, 10.0, 5_799_680.0, 5_800_000.0, 10.0,
+                           ts, ts + 60.0, 1.0], dtype=torch.float64)
+    x, y, t = bounds_slices(bounds)
+    assert (x.start, x.stop, x.step) == (500_000.0, 500_320.0, 10.0)
+    assert (y.start, y.stop, y.step) == (5_799_680.0, 5_800_000.0, 10.0)
+    assert (t.start, t.stop) == (ts, ts + 60.0)
+    query = (slice(500_000.0, 500_320.0, 10.0), slice(5_799_680.0, 5_800_000.0, 10.0))
+    assert bounds_slices(query)[:2] == query
+    # the tile's transform is the same whichever form the bounds take; 4 numbers are
+    # (xmin, ymin, xmax, ymax) and the 9-value form is not mistaken for them
+    expected = Affine(10.0, 0.0, 500_000.0, 0.0, -10.0, 5_800_000.0)
+    assert tile_transform(bounds, 10.0) == expected
+    assert tile_transform(query, 10.0) == expected
+    assert tile_transform((500_000.0, 5_799_680.0, 500_320.0, 5_800_000.0), 10.0) == expected
+    with pytest.raises(ValueError, match="9 values"):
+        bounds_slices(torch.zeros(6))
+    with pytest.raises(ValueError, match="not 5 values"):
+        tile_transform((1.0, 2.0, 3.0, 4.0, 5.0), 10.0)

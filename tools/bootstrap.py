@@ -2,7 +2,7 @@
 
 ``make test`` and ``make demo`` call this first. It
 
-1. checks the machine: Python 3.11, a working C++ compiler (only when mmcv must be built)
+1. checks the machine: Python 3.12, a working C++ compiler (only when mmcv must be built)
    and enough free disk;
 2. installs torch/torchvision from the pins in ``requirements/lock.txt``;
 3. builds mmcv 2.1.0 with its compiled ops once per machine and caches the wheel in
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LOCK_FILE = ROOT / "requirements" / "lock.txt"
 CXX_WRAPPER = ROOT / "tools" / "cxx20.sh"
-REQUIRED_PYTHON = (3, 11)
+REQUIRED_PYTHON = (3, 12)
 MMCV_VERSION = "2.1.0"
 STAMP_NAME = ".sargeo-stamp"
 #: free space (GiB) needed beside the venv: torch's CUDA build and its libraries take ~5.5 GiB.
@@ -55,12 +55,12 @@ def log(msg: str) -> None:
 
 
 def check_python(version_info: tuple[int, ...] = tuple(sys.version_info)) -> None:
-    """Refuse any interpreter other than CPython 3.11 (torchgeo 0.8.1 and the pins need it)."""
+    """Refuse any interpreter other than CPython 3.12 (torchgeo 0.10 and the pins need it)."""
     if tuple(version_info[:2]) != REQUIRED_PYTHON:
         have = ".".join(str(v) for v in version_info[:3])
         raise SetupError(
             f"Python {REQUIRED_PYTHON[0]}.{REQUIRED_PYTHON[1]} is required, but this is Python "
-            f"{have} ({sys.executable}). Run with PYTHON=/path/to/python3.11 make test."
+            f"{have} ({sys.executable}). Run with PYTHON=/path/to/python3.12 make test."
         )
 
 

@@ -21,6 +21,7 @@ CRSs are read in one target CRS and resolution, as torchgeo does (the first scen
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import torch
 from pyproj import CRS
 from torchgeo.datasets import RasterDataset
 
@@ -52,7 +54,12 @@ class Sentinel1GRD(RasterDataset):
         bands: polarisations to return, in order.
         crs, res: target CRS and resolution (default: the first scene's).
         decibels: return ``10 log10(power)`` instead of linear power.
+        files_in_db: the files hold ``10 log10(power)`` (Sen1Floods11, Google Earth Engine
+            exports), not linear power: read as power (``10 ** (dB / 10)``) like other scenes.
         nodata_value: value for nodata, non-positive and non-finite pixels (NaN by default).
+        speckle_filter: optional filter applied to linear power before any dB conversion,
+            e.g. :class:`sargeo.datasets.speckle_filter.LeeFilter` (torchgeo's Lee filter);
+            off by default, as SARMAE was pretrained on speckled images.
         transforms, cache: as for torchgeo's ``RasterDataset``.
     """
 
@@ -63,7 +70,8 @@ class Sentinel1GRD(RasterDataset):
     def __init__(self, paths: str | Path | Sequence[str | Path] = "data",
                  bands: Sequence[str] = ("VV", "VH"), crs: CRS | None = None,
                  res: float | tuple[float, float] | None = None, decibels: bool = False,
-                 nodata_value: float = float("nan"),
+                 files_in_db: bool = False, nodata_value: float = float("nan"),
+                 speckle_filter: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                  cache: bool = True) -> None:
         bands = tuple(b.upper() for b in bands)
@@ -72,6 +80,8 @@ class Sentinel1GRD(RasterDataset):
             raise Sentinel1Error(f"unknown polarisation(s) {unknown}; use {POLARISATIONS}")
         self.paths = paths
         self.decibels, self.nodata_value = decibels, nodata_value
+        self.files_in_db = files_in_db
+        self.speckle_filter = speckle_filter
         self._check_and_choose_layout(bands)
         super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms,
                          cache=cache)
@@ -167,12 +177,20 @@ class Sentinel1GRD(RasterDataset):
     def __getitem__(self, query: Any) -> dict[str, Any]:
         sample = super().__getitem__(query)
         image = sample["image"]
+        if self.files_in_db:  # dB -> power in place: 10 ** (x / 10); NaN stays NaN
+            image = image.mul_(math.log(10.0) / 10.0).exp_()
+        if self.speckle_filter is not None:
+            image = getattr(self.speckle_filter, "filter", self.speckle_filter)(image)
         # in place, one mask: NaN, -inf, 0 and negatives fail `> 0`, +inf fails `< inf`
         invalid = ~((image > 0) & (image < float("inf")))
         if self.decibels:
             image.masked_fill_(invalid, 1.0).log10_().mul_(10.0)
         sample["image"] = image.masked_fill_(invalid, self.nodata_value)
         sample["bands"] = list(self.bands)
+        # torchgeo >= 0.9 dropped the CRS and keeps bounds as float32 (about 0.5 m off at UTM
+        # northings): the exact query that reads this tile again travels with it instead
+        sample["crs"] = self.crs
+        sample["query"] = self._disambiguate_slice(query)
         return sample
 
 

@@ -48,7 +48,7 @@ def angle_diff_deg(a, b):
 def check_ships(batch, i, ships, image):
     """Every ship lying fully inside tile ``i`` of the batch is one of its boxes: centre,
     size and angle from the GeoPackage, and bright pixels under the box."""
-    bounds, transform = batch["bounds"][i], batch["transform"][i]
+    bounds, transform = batch["query"][i], batch["transform"][i]
     assert transform == tile_transform(bounds, (RES, RES))
     x, y = bounds[0], bounds[1]
     tile_box = shapely.box(x.start, y.start, x.stop, y.stop)
@@ -115,7 +115,7 @@ def test_random_sampler_tiles_and_lonlat_labels_agree(scene):
         for i in range(4):
             found += check_ships(batch, i, ships, batch["image"][i])
             # the same tile through the lon/lat labels: the same boxes, well within a pixel
-            other = lonlat[batch["bounds"][i]]
+            other = lonlat[batch["query"][i]]
             assert other["transform"] == batch["transform"][i]
             np.testing.assert_allclose(other["hboxes"].numpy(), batch["hboxes"][i].numpy(),
                                        atol=0.01)

@@ -17,9 +17,9 @@ spec.loader.exec_module(bootstrap)
 
 
 def test_wrong_python_is_refused_with_the_version_named():
-    with pytest.raises(bootstrap.SetupError, match=r"Python 3\.11 is required.*3\.10\.4"):
-        bootstrap.check_python((3, 10, 4))
-    bootstrap.check_python((3, 11, 7))
+    with pytest.raises(bootstrap.SetupError, match=r"Python 3\.12 is required.*3\.11\.7"):
+        bootstrap.check_python((3, 11, 7))
+    bootstrap.check_python((3, 12, 1))
 
 
 def test_missing_compiler_is_refused(tmp_path):
@@ -41,17 +41,17 @@ def test_low_disk_is_refused_with_path_and_sizes(tmp_path):
     bootstrap.check_disk(tmp_path, 0.001)
 
 
-def test_installer_exits_early_on_python_other_than_311(tmp_path):
+def test_installer_exits_early_on_python_other_than_312(tmp_path):
     """The real entry point, run by an interpreter that reports another version."""
     fake = tmp_path / "python"
     fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c '"
-                    "import sys, runpy; sys.version_info = (3, 12, 1, \"final\", 0); "
+                    "import sys, runpy; sys.version_info = (3, 11, 7, \"final\", 0); "
                     f"sys.argv = [\"bootstrap\", \"--check-only\"]; "
                     f"runpy.run_path(\"{ROOT}/tools/bootstrap.py\", run_name=\"__main__\")'\n")
     fake.chmod(0o755)
     proc = subprocess.run([str(fake)], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "Python 3.11 is required" in proc.stderr and "3.12.1" in proc.stderr
+    assert "Python 3.12 is required" in proc.stderr and "3.11.7" in proc.stderr
 
 
 def test_corrupt_or_opless_wheels_are_rejected(tmp_path):
