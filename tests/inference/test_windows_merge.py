@@ -106,6 +106,13 @@ def test_boxes_at_the_scene_edge_are_not_truncated():
 
 
 def test_rotated_nms_mmcv_and_shapely_agree():
+    # mmcv's compiled ops are part of the tested stack: without them this must fail, not
+    # compare the shapely fallback with itself
+    from mmcv.ops import nms_rotated as mmcv_nms_rotated
+
+    from sargeo.inference.merge import _mmcv_nms_rotated
+
+    assert _mmcv_nms_rotated() is mmcv_nms_rotated
     rng = np.random.default_rng(0)
     n = 60
     boxes = np.column_stack([rng.uniform(0, 100, n), rng.uniform(0, 100, n),
