@@ -28,15 +28,16 @@ def error_chain(err: BaseException) -> list[BaseException]:
 
 
 def error_text(err: BaseException) -> str:
-    """The distinct messages of ``err`` and its causes, outermost first, joined by ``: ``
-    (a cause without a message shows its type)."""
+    """The messages of ``err`` and its causes, outermost first, joined by ``: `` (full stops
+    before a cause dropped, a message already contained in an earlier one skipped, a cause
+    without a message shown by its type)."""
     chain = error_chain(err)
     parts: list[str] = []
     for i, item in enumerate(chain):
         text = str(item).strip()
-        if i + 1 < len(chain):  # the cause follows: drop pointers to it
+        if i + 1 < len(chain):  # the cause follows: drop pointers to it, and the full stop
             text = POINTER.sub("", text).strip().rstrip(".")
         text = text or type(item).__name__
-        if text not in parts:
+        if not any(text in part for part in parts):  # GDAL repeats itself down the chain
             parts.append(text)
     return ": ".join(parts)

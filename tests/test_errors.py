@@ -43,3 +43,17 @@ def test_empty_messages_show_the_type_and_cycles_end():
     a.__cause__, b.__cause__ = b, a
     assert error_chain(a) == [a, b]
     assert error_text(a) == "ValueError: b"
+
+
+def test_a_message_repeated_down_the_chain_is_shown_once():
+    try:
+        try:
+            try:
+                raise OSError("TIFFFillTile:Read error at row 256")
+            except OSError as err:
+                raise OSError("TIFFReadEncodedTile() failed.") from err
+        except OSError as err:
+            raise OSError("band 1: IReadBlock failed: TIFFReadEncodedTile() failed.") from err
+    except OSError as err:
+        assert error_text(err) == ("band 1: IReadBlock failed: TIFFReadEncodedTile() failed: "
+                                   "TIFFFillTile:Read error at row 256")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sargeo.errors import error_text
 from sargeo.inference.merge import NODATA_CLASS, Detections
-from sargeo.inference.reader import SceneInfo
+from sargeo.inference.reader import DAMAGED_HINT, SceneError, SceneInfo
 from sargeo.io import atomic_path
 
 
@@ -52,8 +53,12 @@ def scene_db(info: SceneInfo, max_size: int = 1024) -> tuple[np.ndarray, float]:
 
     resampling = Resampling.average if info.units != "db" else Resampling.bilinear
     shape, scale = preview_shape(info.height, info.width, max_size)
-    with rasterio.open(info.path) as src:
-        data = src.read(info.bands[0], out_shape=shape, resampling=resampling, masked=True)
+    try:
+        with rasterio.open(info.path) as src:
+            data = src.read(info.bands[0], out_shape=shape, resampling=resampling, masked=True)
+    except Exception as err:  # rasterio chains GDAL's message: error_text shows it
+        raise SceneError(f"{info.path}: cannot read the scene for the preview "
+                         f"({error_text(err)}); {DAMAGED_HINT}") from err
     values = np.ma.filled(data.astype(np.float64), np.nan)
     values[~np.isfinite(values)] = np.nan
     if info.units == "linear":

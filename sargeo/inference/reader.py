@@ -35,11 +35,18 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
+from sargeo.errors import error_text
+
 UNITS = ("linear", "db", "amplitude")
 
 
 class SceneError(ValueError):
     """A scene cannot be used as given; the message names the file and what is wrong."""
+
+
+#: what to do when GDAL cannot read a file it could open
+DAMAGED_HINT = ("the file is probably truncated or damaged: check it with `gdalinfo -checksum "
+                "FILE` and copy or download it again")
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(path)
     except Exception as err:  # rasterio raises RasterioIOError, CPLE_* ...
-        raise SceneError(f"{path}: cannot open as a raster ({err})") from err
+        raise SceneError(f"{path}: cannot open as a raster ({error_text(err)})") from err
     with src:
         if src.crs is None:
             raise SceneError(f"{path}: the scene has no CRS; assign one (e.g. gdal_edit.py "
@@ -138,7 +145,8 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
         try:
             units = _guess_units(src, bands[0], nodata[0], tags)
         except Exception as err:
-            raise SceneError(f"{path}: cannot read the scene ({err})") from err
+            raise SceneError(f"{path}: cannot read the scene ({error_text(err)}); "
+                             f"{DAMAGED_HINT}") from err
         per_dataset = any(MaskFlags.per_dataset in src.mask_flag_enums[b - 1]
                           and MaskFlags.nodata not in src.mask_flag_enums[b - 1]
                           for b in bands)
@@ -240,7 +248,8 @@ class PrefetchReader:
                     except Exception as err:
                         raise SceneError(f"{self.info.path}: cannot read window "
                                          f"(col {window.col_off}, row {window.row_off}, "
-                                         f"{window.width} x {window.height}): {err}") from err
+                                         f"{window.width} x {window.height}): "
+                                         f"{error_text(err)}; {DAMAGED_HINT}") from err
                     if not ok.any():
                         skipped += 1
                         continue

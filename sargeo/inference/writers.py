@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sargeo.errors import error_text
 from sargeo.geo import points_to_map
 from sargeo.inference.merge import Detections
 from sargeo.io import atomic_path
@@ -45,7 +46,7 @@ def naming_errors(path: str | Path) -> Iterator[None]:
         raise
     except Exception as err:
         errno = getattr(err, "errno", None)
-        reason = os.strerror(errno) if isinstance(errno, int) and errno else str(err)
+        reason = os.strerror(errno) if isinstance(errno, int) and errno else error_text(err)
         hint = " (free some space; --resume continues the run)" if errno == 28 else ""
         raise OutputError(errno, f"cannot write {path}: {reason}{hint}") from err
 
@@ -97,12 +98,14 @@ def write_gpkg(frame, path: str | Path, *, overwrite: bool = False,
 
 
 def write_geojson(frame, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write detections as RFC 7946 GeoJSON (EPSG:4326), atomically."""
+    """Write detections as RFC 7946 GeoJSON (EPSG:4326), atomically; its ``name`` is the
+    file's stem (GDAL would take the temporary file's name)."""
     path = Path(path)
     with naming_errors(path), atomic_path(path, overwrite=overwrite) as tmp:
         tmp.unlink()
-        frame.to_crs("EPSG:4326").to_file(tmp, driver="GeoJSON", engine="pyogrio",
-                                          geometry_type="Polygon", RFC7946="YES")
+        frame.to_crs("EPSG:4326").to_file(tmp, layer=path.stem, driver="GeoJSON",
+                                          engine="pyogrio", geometry_type="Polygon",
+                                          RFC7946="YES")
     return path
 
 

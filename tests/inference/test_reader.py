@@ -74,13 +74,32 @@ def test_batches_are_tile_sized_whatever_the_scene_and_padded_when_smaller(tmp_p
     assert reader._queue.maxsize == 2  # read-ahead is bounded
 
 
-def test_truncated_tiff_fails_with_the_file_name(tmp_path):
+def _first_gdal_error(path, windows) -> str:
+    """GDAL's own message for the first window rasterio cannot read (rasterio chains it
+    behind "Read failed. See previous exception for details.")."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        for window in windows:
+            try:
+                src.read(window=window)
+            except rasterio.errors.RasterioIOError as err:
+                assert "See previous exception" in str(err) and err.__cause__ is not None
+                return str(err.__cause__)
+    raise AssertionError("every window was readable")
+
+
+def test_truncated_tiff_fails_with_the_file_name_and_gdals_reason(tmp_path):
     path = write_raster(tmp_path / "cut.tif", speckle((512, 512)))
     path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])
-    with pytest.raises(SceneError, match=r"cut\.tif"):
-        info = open_scene(path)
-        with PrefetchReader(info, plan_windows(512, 512, 256, 0), 256, 2) as reader:
+    windows = plan_windows(512, 512, 256, 0)
+    reason = _first_gdal_error(path, windows)
+    with pytest.raises(SceneError) as info:
+        with PrefetchReader(open_scene(path), windows, 256, 2) as reader:
             list(reader)
+    message = str(info.value)
+    assert str(path) in message and reason.rstrip(".") in message
+    assert "See previous exception" not in message and "gdalinfo -checksum" in message
 
 
 def test_reader_stops_when_the_consumer_stops(tmp_path):
