@@ -2,14 +2,28 @@
 in the geospatial deep-learning stack (torchgeo, timm, OpenMMLab).
 
 ``import sargeo`` stays light: torch, torchgeo, timm, OpenMMLab and Lightning are imported only by
-the modules that use them. sargeo's models appear in torchgeo's and timm's registries as soon as
-those are imported (see :mod:`sargeo._registration`).
+the modules that use them. sargeo's models appear in torchgeo's and timm's registries whatever
+the import order: at once for a registry already imported, else as soon as it is imported (see
+:mod:`sargeo._registration`). :func:`register` does it explicitly, now.
 """
 
 __version__ = "0.1.0.dev0"
 
 from sargeo import _registration  # noqa: E402
 
-_registration.install()  # torchgeo / timm learn sargeo's models when they are imported
 
-__all__ = ["__version__"]
+def register() -> list[str]:
+    """Register sargeo's models with timm (``sarmae_vit_base_patch16``, ...) and torchgeo
+    (``sarmae_vit_b16``, ``sarmae_vit_l16`` and their weights) now; idempotent.
+
+    Imports timm and torchgeo. ``import sargeo`` already does the same lazily, in any import
+    order; call this to be explicit. Returns the torchgeo model names.
+    """
+    return _registration.register()
+
+
+_registration.install()  # registers with timm / torchgeo now or when they are imported
+
+from sargeo.threads import set_threads  # noqa: E402  (light: torch loads on first call)
+
+__all__ = ["__version__", "register", "set_threads"]

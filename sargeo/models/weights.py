@@ -26,6 +26,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torchvision.models._api import Weights, WeightsEnum
 
+from sargeo import _registration
 from sargeo.models.vit import VIT_SIZES, create_vit, encoder_state_dict, fit_encoder_state_dict
 
 HF_REPO = "Wenquandan777/SARMAE"
@@ -39,7 +40,7 @@ def _meta(model: str, file_name: str) -> dict[str, Any]:
     return {"dataset": "SAR-1M", "in_chans": 3, "model": model, "publication": PUBLICATION,
             "repo": REPO, "ssl_method": "sarmae", "bands": ["SAR"], "license": "CC BY-NC 4.0",
             "file_name": file_name, "mean": SARMAE_MEAN, "std": SARMAE_STD,
-            "img_size": 224}
+            "img_size": 224, "units": "image"}  # sargeo.units: display-scaled SAR-1M images
 
 
 def _transforms() -> nn.Module:
@@ -65,6 +66,13 @@ class SARMAE_ViTL16_Weights(WeightsEnum):  # noqa: N801
                                                        "SARMAE_vit_Large.pth"))
 
 
+#: how to go without pretrained weights, in every home of the encoder
+NO_WEIGHTS_HINT = ("To train without pretrained weights instead: weights=None (torchgeo "
+                   "get_model, sarmae_vit_b16), pretrained=False (timm), "
+                   "model.backbone.pretrained=None (OpenMMLab configs: `--cfg-options "
+                   "model.backbone.pretrained=None`).")
+
+
 def weights_file(weights: WeightsEnum) -> Path:
     """Local file of ``weights``: ``$SARGEO_WEIGHTS_DIR``, torch's hub cache, a file:// URL, or
     a download into the hub cache (which fails with a clear message when offline)."""
@@ -86,7 +94,7 @@ def weights_file(weights: WeightsEnum) -> Path:
         raise FileNotFoundError(
             f"weights {weights} not found locally (looked in {[str(c) for c in candidates]}) "
             f"and the download from {weights.url} failed: {err}. Put {name} in one of those "
-            "folders or set SARGEO_WEIGHTS_DIR.") from err
+            f"folders or set SARGEO_WEIGHTS_DIR. {NO_WEIGHTS_HINT}") from err
     return hub
 
 
@@ -133,20 +141,23 @@ def sarmae_vit_l16(weights: SARMAE_ViTL16_Weights | None = None, *args: Any,
     return _build("large", weights, **kwargs)
 
 
+#: torchgeo model names -> (builder, weights enum)
+TORCHGEO_MODELS = {"sarmae_vit_b16": (sarmae_vit_b16, SARMAE_ViTB16_Weights),
+                   "sarmae_vit_l16": (sarmae_vit_l16, SARMAE_ViTL16_Weights)}
+
+
 def register_torchgeo() -> bool:
     """Make torchgeo's ``get_model``/``get_weight``/``list_models`` know sargeo's models.
 
-    torchgeo 0.8.1 has no public registration API: its functions read two private dicts in
-    ``torchgeo.models.api``, which this function extends (idempotent). Returns False, doing
-    nothing, while that module is not (fully) imported; :mod:`sargeo._registration` calls again
-    once it is.
+    torchgeo (0.8 to 0.10) has no public registration API: its functions read two private dicts
+    in ``torchgeo.models.api``, which this function extends (idempotent). Returns False, doing
+    nothing, while that module is not (fully) imported; the import hook of
+    :mod:`sargeo._registration` (installed below) calls again once it is.
     """
     api = sys.modules.get("torchgeo.models.api")
-    if api is None or not hasattr(api, "_model_weights"):
+    if api is None or not hasattr(api, "_model_weights") or not hasattr(api, "_model"):
         return False
-
-    for name, builder, enum in (("sarmae_vit_b16", sarmae_vit_b16, SARMAE_ViTB16_Weights),
-                                ("sarmae_vit_l16", sarmae_vit_l16, SARMAE_ViTL16_Weights)):
+    for name, (builder, enum) in TORCHGEO_MODELS.items():
         api._model[name] = builder
         api._model_weights[name] = enum
         api._model_weights[builder] = enum
@@ -192,4 +203,7 @@ def sarmae_vit_large_patch16(pretrained: bool = False, **kwargs: Any) -> VisionT
     return _create_timm("sarmae_vit_large_patch16", "large", pretrained, **kwargs)
 
 
+# importing this module registers with timm (the decorators above) and with torchgeo: now if
+# torchgeo's registry is imported, else as soon as it is, whatever the import order
 register_torchgeo()
+_registration.watch()

@@ -94,6 +94,23 @@ def test_missing_weights_file_says_where_to_put_it(tmp_path, monkeypatch):
         weights_file(SARMAE_ViTL16_Weights.SAR1M)
 
 
+def test_missing_weights_file_says_how_to_train_without_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(url, dst, progress=True):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(FileNotFoundError) as info:
+        tgm.get_model("sarmae_vit_b16", weights=SARMAE_ViTB16_Weights.SAR1M)
+    message = str(info.value)
+    assert "SARMAE_vit_Base.pth" in message and "network is unreachable" in message
+    assert "weights=None" in message and "pretrained=False (timm)" in message
+    assert "--cfg-options model.backbone.pretrained=None" in message
+    assert tgm.get_model("sarmae_vit_b16", weights=None, img_size=32).embed_dim == 768
+
+
 def test_torchgeo_ssl4eo_s1_mae_is_a_baseline_initialisation(tmp_path, monkeypatch):
     """torchgeo's SSL4EO-S12 Sentinel-1 MAE (2-band VV/VH ViT-B/16) initialises sargeo's
     pretraining encoder by name, found locally under its published file name."""
