@@ -27,6 +27,12 @@ extracted), window by window:
   polynomial, as :func:`sargeo.datasets.sentinel1.georeference_grd` does; pixel <-> lon/lat for
   any points, and a warp of any window's array (data or inference output) onto a map grid.
 
+Why sargeo's own parser and not xarray-sentinel (B-Open's reader of SAFE metadata): measured
+side by side in ``benchmarks/perf_product.py`` (``results/perf_product.json``), both give the
+same sigma0 (to 5e-7), but xarray-sentinel cannot open these real products' range noise
+vectors (their pixel lists differ in length), keeps only the first azimuth noise block, removes
+no noise, does not read a product zip in place, and calibrates the same windows far slower.
+
 Pixel coordinates follow the annotation: row ``r``, column ``c`` is line ``r``, pixel ``c``,
 integers at pixel centres. GDAL counts from a pixel's corner, so the ground control points handed
 to GDAL (:attr:`Sentinel1Product.gcps`) sit at ``line + 0.5``, ``pixel + 0.5``.
@@ -369,12 +375,19 @@ class Sentinel1Product:
         win = _as_window(window, *self.shape)
         if quantity not in QUANTITIES:
             raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
-        return self.calibrations[polarisation].tables[quantity].window(*win.toranges())
+        return self.calibrations[self._polarisation(polarisation)].tables[quantity].window(
+            *win.toranges())
 
     def noise(self, window: Window | tuple | None, polarisation: str) -> np.ndarray:
         """The thermal noise power (DN^2 units) over ``window`` (float32 (h, w))."""
         win = _as_window(window, *self.shape)
-        return self.noises[polarisation].window(*win.toranges())
+        return self.noises[self._polarisation(polarisation)].window(*win.toranges())
+
+    def _polarisation(self, pol: str) -> str:
+        if pol.upper() not in self.polarisations:
+            raise ValueError(f"{self.name} has polarisations {self.polarisations}, not "
+                             f"{[pol]}")
+        return pol.upper()
 
     def read(self, window: Window | tuple | None = None, quantity: str = "sigma0",
              polarisations: Sequence[str] | None = None, denoise: bool = True,
@@ -390,11 +403,7 @@ class Sentinel1Product:
         if quantity not in QUANTITIES:
             raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
         pols = self.polarisations if polarisations is None else tuple(
-            p.upper() for p in polarisations)
-        unknown = [p for p in pols if p not in self.polarisations]
-        if unknown:
-            raise ValueError(f"{self.name} has polarisations {self.polarisations}, not "
-                             f"{unknown}")
+            self._polarisation(p) for p in polarisations)
         win = _as_window(window, *self.shape)
         rows, cols = win.toranges()
         out = np.empty((len(pols), win.height, win.width), dtype=np.float32)

@@ -239,6 +239,9 @@ def test_read_refuses_bad_arguments(safe_products):
             product.read(((1200, 1300), (0, 8)))
         with pytest.raises(ValueError, match="quantity must be one of"):
             product.read(((0, 8), (0, 8)), quantity="sigma")
+        with pytest.raises(ValueError, match=r"has polarisations \('VV', 'VH'\), not \['HV'\]"):
+            product.noise(((0, 8), (0, 8)), "HV")
+        assert product.read(((0, 8), (0, 8)), polarisations=["vh"]).shape == (1, 8, 8)
 
 
 def pattern_dn(pol, row, rows, width):
