@@ -35,9 +35,12 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain_export(args: argparse.Namespace) -> int:
-    from sargeo.pretrain.cli import export_checkpoint
+    from sargeo.models.export import export_lightning_checkpoint
 
-    return export_checkpoint(args.checkpoint, args.out)
+    path = export_lightning_checkpoint(args.checkpoint, args.out,
+                                       allow_pickle=args.allow_pickle)
+    print(f"wrote {path}")
+    return 0
 
 
 MM_HELP = ("Thin wrappers over mmengine's Runner, with the options of OpenMMLab's tools/ "
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "published SARMAE layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")
     p.add_argument("out", help="output .pth")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="read a checkpoint that needs arbitrary pickled objects (it is read "
+                   "with torch.load(weights_only=True) otherwise); trusted files only")
     p.set_defaults(func=_cmd_pretrain_export)
     return parser
 

@@ -13,7 +13,10 @@ dense tasks need:
   grid is not a multiple of the window) enter the windows' attention, as in ViTDet's padding;
 - drop path, gradient checkpointing, frozen stages;
 - ``with_cls_token=False`` (the published det/seg backbones) drops the class token and its
-  position row when loading a checkpoint.
+  position row when loading a checkpoint;
+- checkpoints of another input size, channel count or with a class token load through every
+  path: ``pretrained=``, and mmengine's ``load_from`` / ``init_cfg=dict(type='Pretrained')`` /
+  ``load_checkpoint`` (the position embedding is resized, not left random), each logged at INFO.
 
 Registered in mmengine's root ``MODELS``, so mmdet, mmrotate and mmseg configs (whose registries
 are children of the root) all build it by ``type='SARMAEViT'``.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,13 +38,22 @@ from torch.utils.checkpoint import checkpoint as grad_checkpoint
 from sargeo.models.vit import (
     VIT_SIZES,
     CheckpointError,
+    LoadReport,
     create_vit,
     encoder_state_dict,
+    fit_embeddings,
     fit_encoder_state_dict,
+    log_load,
     read_checkpoint,
 )
 
 logger = logging.getLogger(__name__)
+
+#: what to do when the configured weights are not there
+NO_WEIGHTS_HINT = ("To train from scratch instead, set model.backbone.pretrained=None (e.g. "
+                   "`sargeo mm train CONFIG --cfg-options model.backbone.pretrained=None`)")
+#: encoder keys whose shape depends on input size, channels or class token
+_EMBEDDING_KEYS = ("pos_embed", "cls_token", "patch_embed.proj.weight")
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -84,7 +97,8 @@ class SARMAEViT(BaseModule):
             (-1: none, 0: embeddings only).
         with_cp: gradient checkpointing per block (saves memory for ViT-L).
         pretrained: checkpoint path or ``torchgeo:<Enum>.<MEMBER>`` (any SARMAE, MAE, sargeo or
-            Lightning layout; decoder and alignment keys are dropped).
+            Lightning layout; decoder and alignment keys are dropped); None trains from
+            scratch (``--cfg-options model.backbone.pretrained=None``).
     """
 
     def __init__(self, arch: str = "base", img_size: int | Sequence[int] = 224,
@@ -123,40 +137,62 @@ class SARMAEViT(BaseModule):
         """Load ``pretrained`` (mmengine calls this after building the model)."""
         super().init_weights()
         if self.pretrained:
-            report = self.load_pretrained(self.pretrained)
-            logger.info("SARMAEViT loaded %s: %s", self.pretrained, report)
+            self.load_pretrained(self.pretrained)
 
     def load_pretrained(self, source: str | Path) -> dict[str, list[str]]:
         """Load encoder weights from a checkpoint path or a ``torchgeo:`` weights name;
-        returns what was missing, unexpected, adapted and dropped."""
+        returns what was missing, unexpected, adapted and dropped, and logs it (INFO)."""
         from sargeo.models.weights import resolve_checkpoint
 
-        path = resolve_checkpoint(str(source))
-        state = encoder_state_dict(read_checkpoint(path))
-        dropped = []
-        if not self.vit.has_class_token and "cls_token" in state:
-            dropped.append("cls_token")
-            del state["cls_token"]
-            pos = state.get("pos_embed")
-            if pos is not None and _has_extra_row(pos.shape[1]):
-                state["pos_embed"] = pos[:, 1:]
-                dropped.append("pos_embed[0] (class token row)")
+        try:
+            path = resolve_checkpoint(str(source))
+        except FileNotFoundError as err:
+            if "pretrained=None" in str(err):
+                raise
+            raise FileNotFoundError(f"{err}. {NO_WEIGHTS_HINT}") from err
+        original = encoder_state_dict(read_checkpoint(path))
+        report = LoadReport()
+        state = dict(original)
         for key in [k for k in state if k.startswith(("norm.", "fc_norm.", "head."))]:
             if not self.final_norm or not key.startswith("norm."):
-                dropped.append(key)
+                report.dropped.append(key)
                 del state[key]
-        from sargeo.models.vit import LoadReport
-
-        report = LoadReport(dropped=dropped)
-        state = fit_encoder_state_dict(state, self.vit, report)
+        try:
+            state = fit_encoder_state_dict(state, self.vit, report)
+        except CheckpointError as err:
+            raise CheckpointError(f"{path}: {err}") from err
         result = self.vit.load_state_dict(state, strict=False)
         missing = [k for k in result.missing_keys if not k.startswith(("norm.", "fc_norm."))]
         if missing or result.unexpected_keys:
             raise CheckpointError(f"{path}: keys do not match SARMAEViT: missing {missing}, "
                                   f"unexpected {list(result.unexpected_keys)}")
+        report.missing = list(result.missing_keys)
+        log_load(path, original, report, target="SARMAEViT backbone")
         self._freeze()
         return {"missing": list(result.missing_keys), "unexpected": [],
-                "adapted": report.adapted, "dropped": dropped}
+                "adapted": report.adapted, "dropped": report.dropped}
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        """Fit the embeddings of a state dict loaded the OpenMMLab way (``load_from``,
+        ``init_cfg=dict(type='Pretrained', ...)``, ``load_checkpoint``) or by
+        ``load_state_dict``: position embedding resized to this backbone's grid, class token
+        dropped when the backbone has none, patch embedding adapted to its input channels.
+        Without this, mmengine would only warn of a size mismatch and keep random
+        embeddings."""
+        vit_prefix = prefix + "vit."
+        sub = {k[len(vit_prefix):]: v for k, v in state_dict.items()
+               if k.startswith(vit_prefix) and k[len(vit_prefix):] in _EMBEDDING_KEYS}
+        own = self.vit.state_dict()
+        if any(k not in own or own[k].shape != v.shape for k, v in sub.items()):
+            report = LoadReport()
+            fitted = fit_embeddings(dict(sub), self.vit, report)
+            for key in sub:
+                state_dict.pop(vit_prefix + key)
+            state_dict.update({vit_prefix + k: v for k, v in fitted.items()})
+            logger.info("SARMAEViT: fitted the loaded embeddings to the backbone: %s",
+                        "; ".join(report.notes + [f"dropped {report.dropped}"] * bool(
+                            report.dropped)) or "nothing to change")
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def _freeze(self) -> None:
         if self.frozen_stages < 0:
@@ -208,8 +244,3 @@ class SARMAEViT(BaseModule):
                 outs.append(out.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
 
-
-def _has_extra_row(rows: int) -> bool:
-    """True if ``rows`` = 1 + a square number (a position embedding with a class-token row)."""
-    side = int(round((rows - 1) ** 0.5))
-    return rows > 1 and side * side == rows - 1 and int(round(rows ** 0.5)) ** 2 != rows

@@ -78,3 +78,38 @@ def load_sarmae_state_dict(model: SARMAE, state: dict[str, torch.Tensor]) -> Non
 
         raise CheckpointError(f"SARMAE checkpoint does not match the model: missing {missing}, "
                               f"unexpected {unexpected}")
+
+
+#: SARMAE arguments a `sargeo pretrain` checkpoint records in its hyper-parameters
+_MODEL_HPARAMS = ("img_size", "patch_size", "in_chans", "decoder_dim", "decoder_depth",
+                  "decoder_heads")
+
+
+def export_lightning_checkpoint(ckpt: str | Path, out: str | Path, *, allow_pickle: bool = False,
+                                overwrite: bool = True) -> Path:
+    """A `sargeo pretrain` Lightning checkpoint -> the published SARMAE layout at ``out``.
+
+    Read with ``torch.load(weights_only=True)`` (the checkpoints sargeo writes are plain); a
+    file that needs pickle is refused with a message naming ``--allow-pickle`` unless
+    ``allow_pickle``. The model is rebuilt from the recorded hyper-parameters and the weights
+    (the SARC projector's size from its weights), without the optical teacher.
+    """
+    from sargeo.models.vit import CheckpointError, read_checkpoint
+
+    checkpoint = read_checkpoint(ckpt, allow_pickle=allow_pickle)
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    state = {k[len("model."):]: v for k, v in (checkpoint.get("state_dict") or {}).items()
+             if k.startswith("model.")}
+    if not state or "size" not in hparams:
+        raise CheckpointError(f"{ckpt} is not a `sargeo pretrain` checkpoint (no hyper-parameters "
+                              "or no model.* weights); `sargeo convert` reads other layouts")
+    align = state.get("align_head.net.3.weight")
+    model = SARMAE(hparams["size"], **{k: hparams[k] for k in _MODEL_HPARAMS if k in hparams},
+                   teacher_dim=None if align is None else int(align.shape[0]))
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith("encoder.head")]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(f"{ckpt}: weights do not match the recorded model "
+                              f"({hparams['size']}): missing {missing}, unexpected "
+                              f"{list(result.unexpected_keys)}")
+    return save_sarmae_checkpoint(model, out, overwrite=overwrite)

@@ -8,8 +8,9 @@ classifier) loads weights through :func:`encoder_state_dict` and :func:`load_enc
 from __future__ import annotations
 
 import argparse
+import logging
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+logger = logging.getLogger(__name__)
 #: encoder sizes: ViT-B/16 and ViT-L/16 as published; tiny/small for tests and CPU work
 VIT_SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(embed_dim=192, depth=12, num_heads=3),
@@ -53,8 +55,10 @@ def create_vit(size: str = "base", *, img_size: int | tuple[int, int] = 224,
 def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> dict[str, Any]:
     """Load a checkpoint file safely (``torch.load(weights_only=True)``).
 
-    A file that needs arbitrary pickled objects is refused unless ``allow_pickle=True``: only
-    opt in for files you trust.
+    A file that needs arbitrary pickled objects is refused, with a message naming the file and
+    ``--allow-pickle``, unless ``allow_pickle=True``: only opt in for files you trust. Lightning
+    ``.ckpt`` files whose content is plain (tensors, numbers, strings, containers) load
+    without it.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,14 +70,23 @@ def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> dict[str
             obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     except pickle.UnpicklingError as err:
         raise CheckpointError(
-            f"{path} holds pickled objects that weights_only loading refuses ({err}). "
-            "If you trust the file, pass allow_pickle=True (CLI: --allow-pickle)."
+            f"{path} needs pickle: it holds Python objects that safe loading "
+            f"(torch.load(weights_only=True)) refuses ({_pickle_detail(err)}). Unpickling can "
+            "run arbitrary code: only if you trust the file, load it with --allow-pickle "
+            "(Python: allow_pickle=True)."
         ) from err
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"{path} is not a readable torch checkpoint: {err}") from err
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict")
     return dict(obj)
+
+
+def _pickle_detail(err: BaseException) -> str:
+    """The line of torch's long weights_only message that names the refused object."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    named = [line for line in lines if "Unsupported global" in line or "GLOBAL" in line]
+    return (named or lines or [type(err).__name__])[0]
 
 
 def _unwrap(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -123,6 +136,7 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  #: how keys were adapted, for the log
 
     def __str__(self) -> str:
         parts = [f"missing={self.missing}", f"unexpected={self.unexpected}"]
@@ -133,11 +147,71 @@ class LoadReport:
         return "LoadReport(" + ", ".join(parts) + ")"
 
 
-def _describe(state: Mapping[str, torch.Tensor]) -> str:
-    depth = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("blocks.")), default=-1)
-    key = "patch_embed.proj.weight"
-    dim = state[key].shape[0] if key in state else "?"
-    return f"embed dim {dim}, {depth} blocks"
+#: display names of :data:`VIT_SIZES`
+SIZE_NAMES = {"tiny": "ViT-Tiny", "small": "ViT-Small", "base": "ViT-Base", "large": "ViT-Large"}
+
+
+@dataclass(frozen=True)
+class EncoderShape:
+    """The architecture of an encoder as its weights show it."""
+
+    embed_dim: int | None
+    depth: int
+    patch_size: tuple[int, ...] | None
+
+    @classmethod
+    def of(cls, state: Mapping[str, torch.Tensor]) -> EncoderShape:
+        depth = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("blocks.")),
+                        default=-1)
+        weight = state.get("patch_embed.proj.weight")
+        if weight is None:
+            return cls(None, depth, None)
+        return cls(int(weight.shape[0]), depth, tuple(int(n) for n in weight.shape[2:]))
+
+    @property
+    def size(self) -> str | None:
+        """The :data:`VIT_SIZES` key with this embed dim and depth (None if none has)."""
+        return next((name for name, cfg in VIT_SIZES.items()
+                     if (cfg["embed_dim"], cfg["depth"]) == (self.embed_dim, self.depth)), None)
+
+    @property
+    def patch(self) -> str:
+        """``16`` for 16 x 16 patches, ``16x8`` for others, ``?`` when unknown."""
+        if not self.patch_size:
+            return "?"
+        if len(set(self.patch_size)) == 1:
+            return str(self.patch_size[0])
+        return "x".join(str(p) for p in self.patch_size)
+
+    @property
+    def name(self) -> str:
+        """e.g. ``ViT-Base/16``, or the bare numbers for a size sargeo does not know."""
+        if self.size is None:
+            return f"ViT (embed dim {self.embed_dim}, depth {self.depth})/{self.patch}"
+        return f"{SIZE_NAMES[self.size]}/{self.patch}"
+
+    def __str__(self) -> str:
+        return f"embed dim {self.embed_dim}, depth {self.depth}, patch {self.patch}: {self.name}"
+
+    def fitting_models(self) -> str:
+        """How to build a model these weights fit."""
+        if self.size is None:
+            return ("no sargeo size has this embed dim and depth; build a timm "
+                    f"VisionTransformer(embed_dim={self.embed_dim}, depth={self.depth}, ...)")
+        patch = self.patch_size[0] if self.patch_size else 16
+        timm_name = f"vit_{self.size}_patch{patch}_224"
+        return (f"load them into a {self.name} model: sargeo create_vit({self.size!r}, "
+                f"patch_size={patch}), SARMAEViT(arch={self.size!r}, patch_size={patch}) or "
+                f"timm {timm_name!r}")
+
+
+def check_architecture(state: Mapping[str, torch.Tensor], model: VisionTransformer) -> None:
+    """Raise :class:`CheckpointError` naming both architectures (embed dim, depth, patch size)
+    and the model that fits, when ``state`` is not an encoder of ``model``'s architecture."""
+    found, expected = EncoderShape.of(state), EncoderShape.of(model.state_dict())
+    if found != expected:
+        raise CheckpointError(f"checkpoint encoder ({found}) does not fit the model "
+                              f"({expected}); {found.fitting_models()}")
 
 
 def adapt_patch_embed(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
@@ -151,44 +225,121 @@ def adapt_patch_embed(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
     return (total / in_chans).repeat(1, in_chans, 1, 1)
 
 
-def fit_encoder_state_dict(state: Mapping[str, torch.Tensor], model: VisionTransformer,
-                           report: LoadReport | None = None) -> dict[str, torch.Tensor]:
-    """Resize the position embedding to ``model``'s grid and adapt the patch embedding to its
-    input channels; raise :class:`CheckpointError` if the architectures differ."""
-    report = report if report is not None else LoadReport()
+def pos_embed_prefix_rows(rows: int, has_class_token: bool) -> int:
+    """Rows of a checkpoint's position embedding that belong to prefix tokens: 0 if the rest is
+    a square grid, 1 if all but the first row are (the class token's), else (a non-square
+    grid) 1 with a class token, 0 without."""
+    def square(n: int) -> bool:
+        return n > 0 and round(n ** 0.5) ** 2 == n
+
+    if square(rows):
+        return 0
+    if square(rows - 1):
+        return 1
+    return int(has_class_token)
+
+
+def resize_pos_embed(pos: torch.Tensor, grid: Sequence[int], *, prefix_rows: int = 1,
+                     keep_prefix_rows: int | None = None) -> torch.Tensor:
+    """A ``(1, prefix + h * w, C)`` position embedding on a square ``h x w`` grid, resized
+    (bicubic, as timm) to ``grid``, keeping the last ``keep_prefix_rows`` of its prefix rows
+    (default all; 0 drops the class-token row for a model without class token)."""
+    keep = prefix_rows if keep_prefix_rows is None else keep_prefix_rows
+    if keep > prefix_rows:
+        raise CheckpointError(f"the position embedding has {prefix_rows} prefix row(s), the "
+                              f"model needs {keep}")
+    pos = pos[:, prefix_rows - keep:]
+    if pos.shape[1] - keep == int(grid[0]) * int(grid[1]):
+        old = round((pos.shape[1] - keep) ** 0.5)
+        if (old, old) == tuple(int(g) for g in grid):
+            return pos
+    return resample_abs_pos_embed(pos, new_size=[int(g) for g in grid], num_prefix_tokens=keep)
+
+
+def fit_embeddings(state: dict[str, torch.Tensor], model: VisionTransformer,
+                   report: LoadReport) -> dict[str, torch.Tensor]:
+    """Adapt the embeddings of ``state`` (timm key names) to ``model``, in place: drop a class
+    token the model has not got (and its position row), resize the position embedding to the
+    model's grid and adapt the patch embedding to its input channels."""
     own = model.state_dict()
-    state = dict(state)
-    if _describe(state) != _describe(own):
-        raise CheckpointError(f"checkpoint encoder ({_describe(state)}) does not fit the model "
-                              f"({_describe(own)}): is it ViT-L weights for a ViT-B model?")
-    if "pos_embed" in state and "pos_embed" in own and state["pos_embed"].shape != own[
-            "pos_embed"].shape:
-        prefix = 0 if model.no_embed_class else model.num_prefix_tokens
-        state["pos_embed"] = resample_abs_pos_embed(
-            state["pos_embed"], new_size=list(model.patch_embed.grid_size),
-            num_prefix_tokens=prefix)
-        report.adapted.append("pos_embed")
+    if "cls_token" in state and "cls_token" not in own:
+        del state["cls_token"]
+        report.dropped.append("cls_token")
+    pos = state.get("pos_embed")
+    if pos is not None and "pos_embed" in own and pos.shape != own["pos_embed"].shape \
+            and pos.shape[-1] == own["pos_embed"].shape[-1]:
+        has_cls = "cls_token" in state or "cls_token" in report.dropped
+        prefix = pos_embed_prefix_rows(pos.shape[1], has_cls)
+        keep = 0 if model.no_embed_class else model.num_prefix_tokens
+        if prefix < keep:
+            raise CheckpointError(
+                f"the checkpoint's position embedding has no class-token row ({pos.shape[1]} "
+                "rows, no class token: e.g. an OpenMMLab backbone trained with "
+                "with_cls_token=False), the model has a class token; build the model without "
+                "one (timm: class_token=False, global_pool='avg' or '')")
+        grid = list(model.patch_embed.grid_size)
+        old = pos.shape[1] - prefix
+        state["pos_embed"] = resize_pos_embed(pos, grid, prefix_rows=prefix,
+                                              keep_prefix_rows=keep)
+        if prefix > keep:
+            report.dropped.append("pos_embed[0] (class-token row)")
+        side = round(old ** 0.5)
+        if old != grid[0] * grid[1]:
+            report.adapted.append("pos_embed")
+            report.notes.append(f"position embedding resized from {side}x{side} to "
+                                f"{grid[0]}x{grid[1]} patches")
     key = "patch_embed.proj.weight"
-    if key in state and state[key].shape[1] != own[key].shape[1]:
-        if state[key].shape[2:] != own[key].shape[2:]:
-            raise CheckpointError(f"patch size differs: checkpoint {tuple(state[key].shape[2:])},"
-                                  f" model {tuple(own[key].shape[2:])}")
+    if key in state and key in own and state[key].shape[1] != own[key].shape[1] \
+            and state[key].shape[2:] == own[key].shape[2:]:
+        report.notes.append(f"patch embedding adapted from {state[key].shape[1]} to "
+                            f"{own[key].shape[1]} input channel(s)")
         state[key] = adapt_patch_embed(state[key], own[key].shape[1])
         report.adapted.append(key)
     return state
 
 
+def fit_encoder_state_dict(state: Mapping[str, torch.Tensor], model: VisionTransformer,
+                           report: LoadReport | None = None) -> dict[str, torch.Tensor]:
+    """Check that ``state`` is an encoder of ``model``'s architecture (else raise
+    :class:`CheckpointError` naming both and the model that fits), then fit its embeddings
+    (:func:`fit_embeddings`)."""
+    report = report if report is not None else LoadReport()
+    state = dict(state)
+    check_architecture(state, model)
+    return fit_embeddings(state, model, report)
+
+
+def log_load(source: object, state: Mapping[str, torch.Tensor], report: LoadReport,
+             target: str = "encoder") -> None:
+    """Say at INFO what was loaded: sizes, keys adapted and dropped, position-embedding
+    resize."""
+    parts = [f"loaded {source} ({EncoderShape.of(state)}) into the {target}"]
+    parts += report.notes
+    adapted = [k for k in report.adapted if k not in ("pos_embed", "patch_embed.proj.weight")]
+    if adapted:
+        parts.append(f"adapted {adapted}")
+    if report.dropped:
+        parts.append(f"dropped {report.dropped}")
+    missing = [k for k in report.missing if not k.startswith("head.")]
+    if missing:
+        parts.append(f"not in the checkpoint (left as initialised) {missing}")
+    logger.info("; ".join(parts))
+
+
 def load_encoder_weights(model: VisionTransformer, checkpoint: Mapping[str, Any] | str | Path,
                          *, allow_pickle: bool = False) -> LoadReport:
-    """Load encoder weights from a checkpoint (file or dict) into a timm ViT.
+    """Load encoder weights from a checkpoint (file or dict) into a timm ViT, and log what was
+    loaded (INFO).
 
     Only classifier-head / final-norm keys may be missing; anything else raises
     :class:`CheckpointError` naming the keys.
     """
+    source: object = checkpoint if isinstance(checkpoint, str | Path) else "a state dict"
     if isinstance(checkpoint, str | Path):
         checkpoint = read_checkpoint(checkpoint, allow_pickle=allow_pickle)
     report = LoadReport()
-    state = fit_encoder_state_dict(encoder_state_dict(checkpoint), model, report)
+    original = encoder_state_dict(checkpoint)
+    state = fit_encoder_state_dict(original, model, report)
     own = model.state_dict()
     for key in [k for k in state if k.startswith("norm.") and k not in own]:
         # global average pooling: timm replaces the final norm by fc_norm (as MAE fine-tuning,
@@ -200,8 +351,9 @@ def load_encoder_weights(model: VisionTransformer, checkpoint: Mapping[str, Any]
     allowed_missing = ("head.", "fc_norm.", "norm.")
     serious = [k for k in report.missing if not k.startswith(allowed_missing)]
     if serious or report.unexpected:
-        raise CheckpointError(f"checkpoint keys do not match the encoder: missing {serious}, "
-                              f"unexpected {report.unexpected}")
+        raise CheckpointError(f"{source}: checkpoint keys do not match the encoder: missing "
+                              f"{serious}, unexpected {report.unexpected}")
+    log_load(source, original, report)
     return report
 
 

@@ -26,10 +26,11 @@ def run_pretrain(argv: Sequence[str]) -> int:
     return 0
 
 
-def export_checkpoint(ckpt: str, out: str) -> int:
-    """Lightning checkpoint -> published SARMAE layout (``{"model": sar_encoder.* ...}``)."""
-    module = SARMAEPretrainModule.load_from_checkpoint(ckpt, map_location="cpu",
-                                                       weights_only=False)
-    path = module.export_encoder(out)
+def export_checkpoint(ckpt: str, out: str, allow_pickle: bool = False) -> int:
+    """Lightning checkpoint -> published SARMAE layout (``{"model": sar_encoder.* ...}``), read
+    with ``weights_only=True`` unless ``allow_pickle``."""
+    from sargeo.models.export import export_lightning_checkpoint
+
+    path = export_lightning_checkpoint(ckpt, out, allow_pickle=allow_pickle)
     print(f"wrote {path}")
     return 0

@@ -124,10 +124,74 @@ def test_published_backbone_drops_class_token_and_resizes_position_embedding(pre
 def test_wrong_architecture_checkpoint_is_refused_with_the_file_named(pretrained_b16):
     _, path = pretrained_b16
     small = SARMAEViT(arch="small", img_size=224)
-    with pytest.raises(CheckpointError, match="does not fit"):
+    with pytest.raises(CheckpointError, match=r"SARMAE_vit_Base\.pth: .*ViT-Base/16\) does not "
+                                              r"fit.*ViT-Small/16.*arch='base'"):
         small.load_pretrained(path)
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.pth.*model\.backbone\.pretrained=None"):
         small.load_pretrained(path.parent / "nope.pth")
+
+
+@pytest.fixture(scope="module")
+def tiny_224(tmp_path_factory):
+    """A ViT-Tiny/16 SARMAE pretrained at 224 px (14 x 14 positions and a class token), and
+    its `sargeo convert --to mmdet` file."""
+    from sargeo.cli import main
+
+    torch.manual_seed(0)
+    model = SARMAE("tiny", img_size=224, decoder_dim=32, decoder_depth=1, decoder_heads=4)
+    folder = tmp_path_factory.mktemp("tiny224")
+    src = save_sarmae_checkpoint(model, folder / "sarmae_tiny.pth")
+    assert main(["convert", str(src), "--to", "mmdet", str(folder / "mmdet.pth")]) == 0
+    return model, folder / "mmdet.pth"
+
+
+def test_openmmlab_load_paths_resize_the_position_embedding(tiny_224, caplog):
+    """load_from (mmengine's load_checkpoint) and init_cfg Pretrained put a 224 px checkpoint
+    into a 608 px detector backbone with the position embedding resized, not left random."""
+    import logging
+
+    from mmengine.runner import load_checkpoint
+    from timm.layers import resample_abs_pos_embed
+
+    from sargeo.models.vit import resize_pos_embed
+
+    model, mmdet_file = tiny_224
+    expected = resize_pos_embed(model.encoder.pos_embed, (38, 38), prefix_rows=1,
+                                keep_prefix_rows=0)
+    torch.testing.assert_close(expected, resample_abs_pos_embed(  # timm's bicubic resize
+        model.encoder.pos_embed[:, 1:], new_size=[38, 38], num_prefix_tokens=0))
+    detector = torch.nn.Module()
+    detector.backbone = SARMAEViT(arch="tiny", img_size=608, with_cls_token=False)
+    with caplog.at_level(logging.INFO, logger="sargeo.mm.backbone"):
+        load_checkpoint(detector, str(mmdet_file), map_location="cpu")  # as load_from does
+    assert "position embedding resized from 14x14 to 38x38" in caplog.text
+    assert "cls_token" in caplog.text  # dropped: the backbone has no class token
+    torch.testing.assert_close(detector.backbone.vit.pos_embed, expected, rtol=0, atol=0)
+    torch.testing.assert_close(detector.backbone.vit.blocks[7].mlp.fc1.weight,
+                               model.encoder.blocks[7].mlp.fc1.weight, rtol=0, atol=0)
+    backbone = SARMAEViT(arch="tiny", img_size=608, init_cfg=dict(
+        type="Pretrained", checkpoint=str(mmdet_file), prefix="backbone."))
+    backbone.init_weights()
+    torch.testing.assert_close(backbone.vit.pos_embed, expected, rtol=0, atol=0)
+    # same size: a plain state dict round trip changes nothing
+    copy = SARMAEViT(arch="tiny", img_size=608, with_cls_token=False)
+    copy.load_state_dict(backbone.state_dict())
+    torch.testing.assert_close(copy.vit.pos_embed, expected, rtol=0, atol=0)
+
+
+def test_load_pretrained_logs_what_was_loaded(tiny_224, caplog):
+    import logging
+
+    model, mmdet_file = tiny_224
+    backbone = SARMAEViT(arch="tiny", img_size=320, in_channels=2)
+    with caplog.at_level(logging.INFO, logger="sargeo.models.vit"):
+        backbone.load_pretrained(mmdet_file)
+    text = caplog.text
+    assert f"loaded {mmdet_file} (embed dim 192, depth 12, patch 16: ViT-Tiny/16)" in text
+    assert "SARMAEViT backbone" in text
+    assert "position embedding resized from 14x14 to 20x20" in text
+    assert "patch embedding adapted from 3 to 2 input channel(s)" in text
+    assert "dropped ['norm.weight', 'norm.bias', 'cls_token'" in text
 
 
 def test_frozen_stages_stay_frozen_in_train_mode():
@@ -188,7 +252,7 @@ def test_sar_normalize_matches_scene_pretraining_and_handles_nodata():
     expected = power_to_unit(torch.from_numpy(power)).numpy() * 2 - 1
     valid = np.isfinite(power) & (power > 0)
     np.testing.assert_allclose(out[valid], expected[valid], atol=1e-6)
-    assert (out[~valid] == 0).all()
+    assert (out[~valid] == -1).all()  # the bottom of the range, as in pretraining chips
     results = SARNormalize(mean=(-10.0, -20.0), std=(5.0, 10.0), clip=None).transform(
         {"img": np.full((2, 2, 2), 0.1, dtype=np.float32)})
     np.testing.assert_allclose(results["img"][0, 0], [0.0, 1.0], atol=1e-6)

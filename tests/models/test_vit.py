@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 import pytest
 import torch
+from timm.layers import resample_abs_pos_embed
 
 from sargeo.models.sarmae import SARMAE
 from sargeo.models.vit import (
@@ -13,7 +15,9 @@ from sargeo.models.vit import (
     create_vit,
     encoder_state_dict,
     load_encoder_weights,
+    pos_embed_prefix_rows,
     read_checkpoint,
+    resize_pos_embed,
 )
 
 
@@ -82,8 +86,64 @@ def test_patch_embedding_is_adapted_to_dual_polarisation_input():
 
 def test_weights_of_another_size_are_refused_with_both_shapes_named():
     small = SARMAE("small", img_size=64, decoder_dim=64, decoder_depth=1, decoder_heads=4)
-    with pytest.raises(CheckpointError, match="embed dim 384, 12 blocks.*embed dim 192"):
+    with pytest.raises(CheckpointError, match="embed dim 384, depth 12.*embed dim 192"):
         load_encoder_weights(create_vit("tiny", img_size=64), published_layout(small, ""))
+
+
+def test_tiny_weights_into_a_base_model_name_both_architectures_and_the_model_that_fits():
+    with pytest.raises(CheckpointError) as info:
+        load_encoder_weights(create_vit("base", img_size=64), published_layout(pretrained_tiny()))
+    message = str(info.value)
+    assert ("checkpoint encoder (embed dim 192, depth 12, patch 16: ViT-Tiny/16) does not fit "
+            "the model (embed dim 768, depth 12, patch 16: ViT-Base/16)") in message
+    assert "create_vit('tiny', patch_size=16)" in message and "arch='tiny'" in message
+    assert "ViT-L" not in message
+    patch8 = SARMAE("tiny", img_size=64, patch_size=8, decoder_dim=64, decoder_depth=1,
+                    decoder_heads=4)
+    with pytest.raises(CheckpointError, match=r"patch 8: ViT-Tiny/8\) does not fit the model "
+                                              r"\(embed dim 192, depth 12, patch 16"):
+        load_encoder_weights(create_vit("tiny", img_size=64), published_layout(patch8))
+
+
+def test_loading_logs_sizes_adaptations_and_the_position_embedding_resize(caplog):
+    vit = create_vit("tiny", img_size=96, in_chans=2)
+    with caplog.at_level(logging.INFO, logger="sargeo.models.vit"):
+        load_encoder_weights(vit, published_layout(pretrained_tiny()))
+    (record,) = [r for r in caplog.records if r.name == "sargeo.models.vit"]
+    assert record.levelno == logging.INFO
+    text = record.getMessage()
+    assert "loaded a state dict (embed dim 192, depth 12, patch 16: ViT-Tiny/16)" in text
+    assert "position embedding resized from 4x4 to 6x6 patches" in text
+    assert "patch embedding adapted from 3 to 2 input channel(s)" in text
+
+
+def test_position_embedding_resize_keeps_or_drops_the_class_row():
+    torch.manual_seed(0)
+    pos = torch.randn(1, 1 + 16, 8)
+    same = resize_pos_embed(pos, (4, 4), prefix_rows=1)
+    torch.testing.assert_close(same, pos, rtol=0, atol=0)
+    no_cls = resize_pos_embed(pos, (4, 4), prefix_rows=1, keep_prefix_rows=0)
+    torch.testing.assert_close(no_cls, pos[:, 1:], rtol=0, atol=0)
+    bigger = resize_pos_embed(pos, (6, 6), prefix_rows=1)
+    torch.testing.assert_close(bigger[:, :1], pos[:, :1], rtol=0, atol=0)
+    torch.testing.assert_close(bigger, resample_abs_pos_embed(pos, new_size=[6, 6],
+                                                              num_prefix_tokens=1))
+    with pytest.raises(CheckpointError, match="0 prefix row"):
+        resize_pos_embed(pos[:, 1:], (6, 6), prefix_rows=0, keep_prefix_rows=1)
+    assert [pos_embed_prefix_rows(n, cls) for n, cls in
+            ((197, True), (196, False), (1444, False), (1445, True), (12, True))] == [
+        1, 0, 0, 1, 1]
+
+
+def test_checkpoint_without_class_token_into_a_model_with_one_says_what_to_build():
+    tiny = pretrained_tiny()
+    state = {k: v for k, v in tiny.encoder.state_dict().items() if k != "cls_token"}
+    state["pos_embed"] = state["pos_embed"][:, 1:]  # as an OpenMMLab backbone stores it
+    with pytest.raises(CheckpointError, match="no class-token row.*class_token=False"):
+        load_encoder_weights(create_vit("tiny", img_size=96), state)
+    no_cls = create_vit("tiny", img_size=64, class_token=False, global_pool="avg")
+    load_encoder_weights(no_cls, state)
+    torch.testing.assert_close(no_cls.pos_embed, state["pos_embed"], rtol=0, atol=0)
 
 
 def test_missing_and_unexpected_keys_are_reported():
