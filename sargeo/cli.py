@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from sargeo import __version__
+from sargeo import __version__, threads
 
 #: distributions reported by ``sargeo env``, in stack order.
 STACK = (
@@ -31,6 +31,10 @@ def _cmd_env(args: argparse.Namespace) -> int:
         print("  mmcv ops        compiled (mmcv._ext loads)")
     except ImportError as err:
         print(f"  mmcv ops        unavailable: {err}")
+    info = threads.describe()
+    print(f"  torch threads   {info['intra_op']} intra-op, {info['inter_op']} inter-op on "
+          f"{info['runtime']}; " + ", ".join(f"{k}={info[k] or 'unset'}" for k in (
+              "OMP_WAIT_POLICY", "OMP_NUM_THREADS", threads.ENV)))
     return 0
 
 
@@ -58,11 +62,17 @@ def _add_mm_arguments(parser: argparse.ArgumentParser) -> None:
         else:
             p.add_argument("--resume", nargs="?", const=True, default=False,
                            help="resume from the work dir's last checkpoint, or from CKPT")
+            p.add_argument("--max-iters", type=_positive_int, metavar="N",
+                           help="stop after N iterations, for epoch- and iteration-based "
+                           "configs alike (a short trial run; validates and saves a "
+                           "checkpoint at the end)")
         p.add_argument("--work-dir")
         p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
-                       help="override config entries, e.g. train_cfg.max_iters=10")
+                       help="override config entries, e.g. train_dataloader.batch_size=2 "
+                       "model.backbone.pretrained=None")
         p.add_argument("--launcher", default="none",
                        choices=["none", "pytorch", "slurm", "mpi"])
+        add_threads_argument(p)
 
 
 def _cmd_mm(args: argparse.Namespace) -> int:
@@ -80,11 +90,42 @@ def _cmd_mm(args: argparse.Namespace) -> int:
     options = parsed.opts or {}
     if args.mm_command == "train":
         runner.train(args.config, work_dir=args.work_dir, resume=args.resume,
-                     cfg_options=options, launcher=args.launcher)
+                     cfg_options=options, launcher=args.launcher, max_iters=args.max_iters)
     else:
         runner.test(args.config, args.checkpoint, work_dir=args.work_dir, cfg_options=options,
                     launcher=args.launcher)
     return 0
+
+
+def _positive_int(value: str) -> int:
+    try:
+        return threads.parse_threads(value, "value")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") \
+            from None
+
+
+THREADS_HELP = (f"CPU threads for torch (default: ${threads.ENV}, else one per core); idle "
+                "threads sleep (OMP_WAIT_POLICY=PASSIVE), so a process sharing the CPU does "
+                "not stall")
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--threads N`` (see :mod:`sargeo.threads`)."""
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help=THREADS_HELP)
+
+
+def _early_threads(argv: Sequence[str]) -> int | None:
+    """``--threads N`` / ``--threads=N`` from ``argv`` (for commands whose own parser runs after
+    torch is imported), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--threads":
+            if i + 1 >= len(argv):
+                raise ValueError("--threads needs a value: --threads N")
+            return threads.parse_threads(argv[i + 1])
+        if arg.startswith("--threads="):
+            return threads.parse_threads(arg.split("=", 1)[1])
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     convert.add_arguments(p)
     p.set_defaults(func=convert.run)
+    from sargeo.evaluation import cli as evaluate_cli
+
+    p = sub.add_parser("evaluate", help="score detections (in metres), COCO boxes or masks "
+                       "against truth", description=evaluate_cli.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate_cli.add_arguments(p)
+    p.set_defaults(func=evaluate_cli.run)
     p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
                        "published SARMAE layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")
@@ -153,12 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read a checkpoint that needs arbitrary pickled objects (it is read "
                    "with torch.load(weights_only=True) otherwise); trusted files only")
     p.set_defaults(func=_cmd_pretrain_export)
+    for name, command in sub.choices.items():
+        if name not in ("mm", "pretrain"):  # mm: on train/test; pretrain: LightningCLI's
+            add_threads_argument(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # the thread policy goes into the environment before anything imports torch (building
+    # the parser does not), since OpenMP reads it once, when torch loads it
     if argv[:1] == ["pretrain"]:
+        try:
+            threads.configure(_early_threads(argv[1:]))
+        except ValueError as err:
+            print(f"sargeo pretrain: error: {err}", file=sys.stderr)
+            return 2
         from sargeo.pretrain.cli import run_pretrain
 
         return run_pretrain(argv[1:])
@@ -167,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    try:
+        threads.configure(getattr(args, "threads", None))
+    except ValueError as err:  # a bad SARGEO_THREADS
+        parser.error(str(err))
     return int(args.func(args))
 
 
