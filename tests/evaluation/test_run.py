@@ -43,7 +43,8 @@ def test_command_writes_json_markdown_and_curve(tmp_path):
     assert "| f1 | 0.8000 |" in md and "| precision | 0.8000 |" in md
     assert "| f1 | 0.8000 |" in proc.stdout
     png = Image.open(out.with_suffix(".png"))
-    assert png.size[0] >= 400 and len(np.unique(np.asarray(png.convert("L")))) > 10  # drawn, not blank
+    grey = np.asarray(png.convert("L"))
+    assert png.size[0] >= 400 and len(np.unique(grey)) > 10  # drawn, not blank
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
