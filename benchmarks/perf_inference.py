@@ -141,6 +141,7 @@ def footprint_scene(work: Path, width: int, heading_deg: float = 12.0,
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data)
         dst.descriptions = names
+        dst.update_tags(SARGEO_UNITS="sigma0-linear:VV,VH")  # what it holds (sargeo.units)
     tmp.replace(path)
     full.unlink()
     return path

@@ -183,7 +183,7 @@ def simulate_scene(out_tif: str | Path, out_gpkg: str | Path | None = None, *, w
 
     Args:
         out_tif: output GeoTIFF: float32 linear sigma0, bands "VV" and "VH", nodata 0,
-            tiled, DEFLATE-compressed.
+            tiled, DEFLATE-compressed; tag ``SARGEO_UNITS=sigma0-linear:VV,VH``.
         out_gpkg: output GeoPackage, or None for none.
         origin: map coordinates of the upper-left corner.
         n_ships: number of ships (default: about one per 0.25 km^2 of sea... capped at 200).
@@ -218,7 +218,7 @@ def simulate_scene(out_tif: str | Path, out_gpkg: str | Path | None = None, *, w
             dst.set_band_description(1, "VV")
             dst.set_band_description(2, "VH")
             dst.update_tags(SARGEO_SIMULATED="1", SEED=str(seed), LOOKS=str(looks),
-                            UNITS="sigma0 linear power")
+                            UNITS="sigma0 linear power", SARGEO_UNITS="sigma0-linear:VV,VH")
             iterator = blocks
             if show:
                 from tqdm import tqdm

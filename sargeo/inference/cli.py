@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from sargeo.precision import PRECISIONS
+from sargeo.units import UNITS_HELP
 
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,14 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IoU above which detections of a class are merged (default 0.5)")
     parser.add_argument("--bands", type=int, nargs="+", metavar="N",
                         help="1-based bands to read (default: all)")
+    parser.add_argument("--units", metavar="UNITS",
+                        help="what the scenes hold when their metadata does not say it (it is "
+                        "never guessed from the values): " + UNITS_HELP + "; converted to "
+                        "what the model expects")
+    parser.add_argument("--nodata", metavar="VALUE",
+                        help="nodata value of the scenes, replacing theirs (a number or nan), "
+                        "or 'none': zeros are data (default: the file's; without one, 0 is "
+                        "nodata in linear or amplitude scenes, with a warning)")
     parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
                         "if available, else cpu); the baselines run on the CPU")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
@@ -107,16 +116,20 @@ def run_infer(args: argparse.Namespace) -> int:
     """Run ``sargeo infer``; 0 on success, 1 when a scene failed (--keep-going), 2 on a usage
     or input error."""
     from sargeo.inference.engine import predict_scenes
+    from sargeo.inference.inputs import parse_nodata
+    from sargeo.units import Units
 
     prog = "sargeo infer"
     try:
+        units = None if args.units is None else Units.parse(args.units)
+        nodata = parse_nodata(args.nodata)
         predictor = build_predictor(args)
         results = predict_scenes(
             args.scenes, predictor, args.out, tile=args.tile, overlap=args.overlap,
             batch_size=args.batch_size, score_thr=args.score_thr, nms_iou=args.nms_iou,
             bands=args.bands, overwrite=args.overwrite, resume=args.resume,
             preview=args.preview, progress=not args.quiet, geojson=args.geojson,
-            save_probs=args.probs, keep_going=args.keep_going)
+            save_probs=args.probs, keep_going=args.keep_going, units=units, nodata=nodata)
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

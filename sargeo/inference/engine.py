@@ -1,8 +1,9 @@
 """Streaming tiled inference over whole scenes: the engine behind ``sargeo infer``.
 
-For each scene: check it (:func:`~sargeo.inference.reader.open_scene`), plan overlapping
-windows, read them in batches on a background thread (nodata-only windows skipped), run the
-predictor, and merge:
+For each scene: check it (:func:`~sargeo.inference.reader.open_scene`) and that its units can
+become the predictor's (:mod:`sargeo.inference.inputs`: converted, or refused naming both sides),
+plan overlapping windows, read and convert them in batches on a background thread (nodata-only
+windows skipped), run the predictor, and merge:
 
 - detection / rotated detection: per-window boxes move to scene pixels and are merged across
   windows (truncated-duplicate suppression, then class-aware NMS); the result becomes a
@@ -44,6 +45,7 @@ import numpy as np
 import rasterio
 import torch
 
+from sargeo.inference.inputs import announce, model_units
 from sargeo.inference.journal import Journal
 from sargeo.inference.merge import (
     NODATA_CLASS,
@@ -65,6 +67,7 @@ from sargeo.inference.writers import (
     write_geojson,
     write_gpkg,
 )
+from sargeo.units import UNITS_TAG
 
 SCENE_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = {"detection": (".gpkg",), "rotated_detection": (".gpkg",),
@@ -265,13 +268,13 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                   nms_iou: float = 0.5, bands: Sequence[int] | None = None,
                   overwrite: bool = False, resume: bool = False,
                   preview: str | Path | bool | None = None, progress: bool = True,
-                  geojson: bool = False, save_probs: bool = False,
-                  prefetch: int = 2) -> InferenceResult:
+                  geojson: bool = False, save_probs: bool = False, prefetch: int = 2,
+                  units: Any = None, nodata: float | str | None = None) -> InferenceResult:
     """Run ``predictor`` over a whole scene and write its georeferenced outputs.
 
     Args:
-        scene: GeoTIFF with a CRS and a geotransform (uint16 or float, linear or dB: the
-            predictor interprets the values; NaN and the nodata value are invalid).
+        scene: GeoTIFF with a CRS and a geotransform; its values are converted to the
+            predictor's ``input_units`` (NaN and the nodata value are invalid).
         predictor: a :class:`~sargeo.inference.predictor.Predictor`.
         out: output folder, or the main output file (see :func:`output_paths`).
         tile: window size (default: ``predictor.tile_size``).
@@ -290,12 +293,16 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
         geojson: also write the detections as GeoJSON in EPSG:4326.
         save_probs: also write the per-class probabilities (segmentation).
         prefetch: batches read ahead.
+        units: what the scene holds (``--units``: ``sigma0-db``, :class:`sargeo.units.Units`),
+            when its metadata does not say it (:mod:`sargeo.inference.inputs`).
+        nodata: the nodata value (replacing the file's), or ``"none"``: zeros are data too.
 
     Returns:
         An :class:`InferenceResult`.
 
     Raises:
         SceneError: the scene cannot be used (unreadable, no CRS/geotransform, band count).
+        UnitsError: its units are unknown (pass ``units``) or cannot become the predictor's.
         FileExistsError: an output exists and neither ``overwrite`` nor ``resume`` is set.
         OutputError: an output could not be written (no output is left half-written).
     """
@@ -323,7 +330,8 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
         _predict_scene(scene, predictor, paths, main, main_key, result, tile=tile,
                        overlap=overlap, batch_size=batch_size, score_thr=score_thr,
                        nms_iou=nms_iou, bands=bands, overwrite=overwrite, resume=resume,
-                       progress=progress, save_probs=save_probs, prefetch=prefetch)
+                       progress=progress, save_probs=save_probs, prefetch=prefetch,
+                       units=units, nodata=nodata)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -342,9 +350,12 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
                    main_key: str, result: InferenceResult, *, tile: int | None,
                    overlap: int | None, batch_size: int, score_thr: float, nms_iou: float,
                    bands: Sequence[int] | None, overwrite: bool, resume: bool, progress: bool,
-                   save_probs: bool, prefetch: int) -> None:
+                   save_probs: bool, prefetch: int, units: Any, nodata: Any) -> None:
     task = predictor.task
-    info = open_scene(scene, in_channels=predictor.in_channels, bands=bands)
+    info = open_scene(scene, in_channels=predictor.in_channels, bands=bands, units=units,
+                      nodata=nodata)
+    target = model_units(info, getattr(predictor, "input_units", None))
+    announce(info, result.warnings)  # zeros taken as nodata, --units over metadata
     tile = int(tile or predictor.tile_size)
     if overlap is None:
         overlap = getattr(predictor, "overlap", None)
@@ -355,7 +366,8 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
     meta = {"version": 1, "scene": str(scene.resolve()), "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns, "shape": [info.height, info.width],
             "bands": list(info.bands), "tile": tile, "overlap": int(overlap),
-            "predictor": _describe(predictor)}
+            "predictor": _describe(predictor), "nodata": [str(v) for v in info.nodata],
+            "units": [str(info.input_units), str(target), info.zero_nodata]}
     if task == "segmentation":
         meta.update(block=BLOCK, probs=bool(save_probs))
     else:
@@ -370,7 +382,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
     try:
         run(info, predictor, windows, journal, paths, result, tile=tile, overlap=int(overlap),
             batch_size=batch_size, score_thr=score_thr, nms_iou=nms_iou, progress=progress,
-            prefetch=prefetch, overwrite=overwrite or resume)
+            prefetch=prefetch, overwrite=overwrite or resume, to_units=target)
     except SceneError:
         journal.remove()  # a broken scene: nothing worth resuming
         raise
@@ -386,7 +398,7 @@ def _warn_nodata(info: SceneInfo, result: InferenceResult, what: str) -> None:
 def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
                    paths: dict[str, Path], result: InferenceResult, *, tile: int, overlap: int,
                    batch_size: int, score_thr: float, nms_iou: float, progress: bool,
-                   prefetch: int, overwrite: bool) -> None:
+                   prefetch: int, overwrite: bool, to_units: Any) -> None:
     rotated = predictor.task == "rotated_detection"
     parts, start, counts = (journal.load_detections(rotated) if journal.resumed
                             else ([], 0, {}))
@@ -397,7 +409,7 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
     ok = False
     try:
         with PrefetchReader(info, windows, tile, batch_size, start=start,
-                            prefetch=prefetch) as reader:
+                            prefetch=prefetch, to_units=to_units) as reader:
             for batch in reader:
                 found = []
                 if batch.windows:
@@ -452,7 +464,7 @@ def _save_strip(journal: Journal, strip: Any, keep_probs: bool) -> None:
 def _run_segmentation(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
                       paths: dict[str, Path], result: InferenceResult, *, tile: int,
                       overlap: int, batch_size: int, score_thr: float, nms_iou: float,
-                      progress: bool, prefetch: int, overwrite: bool) -> None:
+                      progress: bool, prefetch: int, overwrite: bool, to_units: Any) -> None:
     k = len(predictor.classes)
     keep_probs = "probs" in paths
     start_row = journal.flushed_rows() if journal.resumed else 0
@@ -466,7 +478,7 @@ def _run_segmentation(info: SceneInfo, predictor: Any, windows: list, journal: J
     ok = False
     try:
         with PrefetchReader(info, windows, tile, batch_size, start=start,
-                            prefetch=prefetch) as reader:
+                            prefetch=prefetch, to_units=to_units) as reader:
             for batch in reader:
                 if batch.windows:
                     outs = _predict(predictor, batch.images, batch.valid)
@@ -502,7 +514,8 @@ def _finish_segmentation(info: SceneInfo, predictor: Any, journal: Journal,
     if not any_valid:
         _warn_nodata(info, result, "an all-nodata mask")
     grid = dict(width=info.width, height=info.height, crs=info.crs, transform=info.transform)
-    tags = {"SARGEO_SCENE": info.path.name, "SARGEO_CLASSES": ",".join(classes)}
+    tags = {"SARGEO_SCENE": info.path.name, "SARGEO_CLASSES": ",".join(classes),
+            UNITS_TAG: "probability"}  # not SAR values: refused as an input
     if "probs" in paths:
         write_cog(paths["probs"], journal.iter_strips("probs"), count=len(classes),
                   dtype="float32", nodata=math.nan, resampling="average",
@@ -514,7 +527,8 @@ def _finish_segmentation(info: SceneInfo, predictor: Any, journal: Journal,
         with naming_errors(paths["preview"]):
             render_preview(info, paths["preview"], classes=classes, mask=decimator.result(),
                            overwrite=overwrite)
-    tags["SARGEO_CLASS_IDS"] = ",".join(f"{i}={c}" for i, c in enumerate(classes))
+    tags.update(SARGEO_CLASS_IDS=",".join(f"{i}={c}" for i, c in enumerate(classes)),
+                **{UNITS_TAG: "class"})
     write_cog(paths["mask"], journal.iter_strips("classes"), count=1, dtype="uint8",
               nodata=NODATA_CLASS, resampling="nearest", descriptions=("class",),
               colormap=class_colormap(len(classes)), tags=tags, overwrite=overwrite,

@@ -5,6 +5,9 @@ keys that do not match the config are an error naming the file), and takes every
 from the config rather than from the user: the task (mmdet / mmrotate / mmseg), the class names,
 the input channels, the tile size and, above all, the input normalisation, which is the
 config's own ``SARNormalize`` step (:mod:`sargeo.mm.transforms`), the same one training used.
+That step also says what units the model expects (``input_units``: sigma0 as linear power when
+it converts to dB, else sigma0 in dB, with the polarisations of the config's ``bands``), so the
+engine converts every scene to them or refuses it (:mod:`sargeo.inference.inputs`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 
 from sargeo.models.vit import CheckpointError
 from sargeo.precision import autocast, check_precision
+from sargeo.units import POLARISATIONS
 
 
 def _autocast_features(extract_feat: Any, precision: str, device_type: str) -> Any:
@@ -55,7 +59,10 @@ class MMPredictor:
 
     def __init__(self, model: torch.nn.Module, cfg: Any, *, task: str,
                  classes: tuple[str, ...], in_channels: int, tile_size: int,
-                 normalize: dict, device: str = "cpu", precision: str = "fp32") -> None:
+                 normalize: dict, device: str = "cpu", precision: str = "fp32",
+                 polarisations: tuple[str, ...] | None = None) -> None:
+        from sargeo.mm.transforms import SARNormalize
+
         self.model, self.cfg = model.eval().to(device), cfg
         self.precision = check_precision(precision)
         if precision != "fp32":  # on this instance only: the model class is untouched
@@ -64,6 +71,9 @@ class MMPredictor:
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
         self.normalize, self.device = normalize, device
+        #: what the model expects (its SARNormalize step and the config's bands)
+        self.input_units = SARNormalize(**normalize).input_units.with_polarisations(
+            polarisations)
         #: changes when the model does, so a resumed run never mixes two models' outputs
         self.fingerprint = ""
 
@@ -158,9 +168,12 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
     if not classes:
         raise ValueError(f"{config}: no class names in its test dataset (classes / metainfo)")
     tile = int(dataset.get("tile_size") or backbone.get("img_size", 512))
-    predictor = MMPredictor(model, cfg, task=task, classes=classes,
-                            in_channels=int(backbone.get("in_channels", 3)), tile_size=tile,
-                            normalize=norm, device=device, precision=precision)
+    in_channels = int(backbone.get("in_channels", 3))
+    bands = tuple(str(b).upper() for b in dataset.get("bands") or ())
+    pols = bands if len(bands) == in_channels and set(bands) <= set(POLARISATIONS) else None
+    predictor = MMPredictor(model, cfg, task=task, classes=classes, in_channels=in_channels,
+                            tile_size=tile, normalize=norm, device=device, precision=precision,
+                            polarisations=pols)
     stats = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns)
              for p in (config, checkpoint) if p is not None]
     predictor.fingerprint = repr(stats)

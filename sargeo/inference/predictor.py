@@ -11,15 +11,18 @@ attributes and this call works (a trained OpenMMLab model is wrapped by
 - ``in_channels``: number of bands it expects (``None``: any, it picks what it needs);
 - ``tile_size``: the tile it was made for (the engine's default window size);
 - optional ``overlap``: the default overlap between windows, in pixels;
-- optional ``prepare(scene: SceneInfo) -> None``: called once per scene before its first batch
-  (e.g. to learn whether the scene holds linear power, decibels or integer amplitude);
+- optional ``input_units``: the :class:`~sargeo.units.Units` it wants its images in (e.g.
+  ``sigma0-linear:VV,VH``; quantity None: any). The engine converts each scene to them or
+  refuses it, naming both sides (:mod:`sargeo.inference.inputs`); without it the predictor gets
+  the scene's values as they are;
+- optional ``prepare(scene: SceneInfo) -> None``: called once per scene before its first batch;
 - optional ``fingerprint``: a string that changes when the model does (e.g. checkpoint path,
   size and modification time); ``--resume`` starts a scene over when it differs. Simple public
   attributes (numbers, strings) and ``config``/``checkpoint`` attributes count too;
-- ``__call__(images, valid) -> list[dict]``: ``images`` float32 ``(B, C, H, W)`` raw scene values
-  on the CPU (0 where invalid), ``valid`` bool ``(B, H, W)`` (False at nodata, NaN and padding).
-  Normalisation (dB conversion, mean/std, device placement) belongs to the predictor. One dict per
-  image, tensors or arrays:
+- ``__call__(images, valid) -> list[dict]``: ``images`` float32 ``(B, C, H, W)`` scene values in
+  ``input_units`` on the CPU (0 where invalid), ``valid`` bool ``(B, H, W)`` (False at nodata,
+  NaN and padding). Normalisation (mean/std, device placement) belongs to the predictor. One
+  dict per image, tensors or arrays:
 
   - detection: ``boxes`` ``(N, 4)`` ``x1 y1 x2 y2`` in tile pixels (pixel corners at integers),
     ``scores`` ``(N,)``, ``labels`` ``(N,)`` int;
@@ -39,6 +42,8 @@ import math
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from sargeo.units import Units
 
 if TYPE_CHECKING:
     import torch
@@ -113,49 +118,33 @@ def _area(rect: tuple[int, int, int, int]) -> int:
     return max(0, dy1 - dy0 + 1) * max(0, dx1 - dx0 + 1)
 
 
-def to_power(values: np.ndarray, units: str) -> np.ndarray:
-    """Linear power from ``linear`` power, ``db`` or integer ``amplitude``."""
-    if units == "db":
-        return np.power(10.0, values / 10.0)
-    if units == "amplitude":
-        return values * values
-    if units == "linear":
-        return values
-    raise ValueError(f"unknown units {units!r}; use linear, db or amplitude")
-
-
 def _numpy(t: Any) -> np.ndarray:
     return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
 class _Baseline:
-    """Shared plumbing: units (``auto`` asks the scene), channel choice."""
+    """Shared plumbing: linear power of any quantity in (the engine converts dB and amplitude
+    scenes), channel choice."""
 
-    def __init__(self, *, units: str, channel: int, tile_size: int, overlap: int,
+    #: linear power; sigma0, gamma0 or DN alike (CFAR compares a pixel with its surroundings)
+    input_units = Units(None, "linear")
+
+    def __init__(self, *, channel: int, tile_size: int, overlap: int,
                  in_channels: int | None) -> None:
-        if units not in ("auto", "linear", "db", "amplitude"):
-            raise ValueError(f"units must be auto, linear, db or amplitude, got {units!r}")
         if in_channels is not None and not 0 <= channel < in_channels:
             raise ValueError(f"channel {channel} does not exist with in_channels={in_channels}")
-        self.units, self.channel = units, int(channel)
+        self.channel = int(channel)
         self.tile_size, self.overlap = int(tile_size), int(overlap)
         self.in_channels = in_channels
-        self._scene_units: str | None = None
 
     def prepare(self, scene: SceneInfo) -> None:
         if self.channel >= scene.count:
             raise ValueError(f"{scene.path}: channel {self.channel} requested but only "
                              f"{scene.count} band(s) are read")
-        self._scene_units = scene.units
 
     def _power(self, images: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:
-        x = _numpy(images)[:, self.channel].astype(np.float64)
+        power = _numpy(images)[:, self.channel].astype(np.float64)
         ok = _numpy(valid).astype(bool)
-        units = self.units if self.units != "auto" else self._scene_units
-        if units is None:  # no prepare(): decide from the batch
-            units = "db" if bool((x[ok] < 0).any()) else "linear"
-        with np.errstate(over="ignore", invalid="ignore"):
-            power = to_power(x, units)
         return np.where(ok & np.isfinite(power), power, 0.0), ok
 
 
@@ -187,9 +176,9 @@ class CFARShipDetector(_Baseline):
     def __init__(self, *, rotated: bool = False, k: float = 20.0, guard: int = 15,
                  background: int = 30, min_pixels: int = 2, max_pixels: int = 5000,
                  group: int = 1, censor: bool = True, mode: str = "go", channel: int = 0,
-                 units: str = "auto", tile_size: int = 512, overlap: int = 64,
+                 tile_size: int = 512, overlap: int = 64,
                  in_channels: int | None = None) -> None:
-        super().__init__(units=units, channel=channel, tile_size=tile_size, overlap=overlap,
+        super().__init__(channel=channel, tile_size=tile_size, overlap=overlap,
                          in_channels=in_channels)
         if k <= 1:
             raise ValueError(f"CFAR factor k must be > 1, got {k}")
@@ -287,17 +276,17 @@ class ThresholdWaterSegmenter(_Baseline):
 
     The default -16 dB lies between calm-to-moderate sea (about -20 dB VV in Sentinel-1 IW) and
     most land; wind-roughened sea and wet snow break it, as they break every threshold method.
-    It assumes calibrated backscatter: for uncalibrated integer DN (``units="amplitude"``, dB of
-    DN^2) choose ``threshold_db`` for the product's calibration.
+    It assumes calibrated backscatter: on DN (``--units dn``: dB of DN^2) choose
+    ``threshold_db`` for the product's calibration.
     """
 
     classes = ("land", "water")
     task = "segmentation"
 
     def __init__(self, *, threshold_db: float = -16.0, smooth: int = 3, softness_db: float = 1.0,
-                 channel: int = 0, units: str = "auto", tile_size: int = 512,
+                 channel: int = 0, tile_size: int = 512,
                  overlap: int = 64, in_channels: int | None = None) -> None:
-        super().__init__(units=units, channel=channel, tile_size=tile_size, overlap=overlap,
+        super().__init__(channel=channel, tile_size=tile_size, overlap=overlap,
                          in_channels=in_channels)
         if softness_db <= 0 or smooth < 0:
             raise ValueError(f"need softness_db > 0 and smooth >= 0, got {softness_db}, {smooth}")

@@ -3,14 +3,15 @@
 :func:`open_scene` checks once, before any compute, that a scene can be used: it opens, it has a
 CRS and a geotransform (raw Sentinel-1 GRD measurement TIFFs carry only GCPs: georeference them
 first with :func:`sargeo.datasets.sentinel1.georeference_grd`), and it has the band count the
-predictor expects. It also guesses the units of the values (linear power, decibels, or integer
-amplitude) from the data type, the tags and a small decimated read, for predictors that care.
+predictor expects. It also says what the values are (their units, from the file's metadata or
+``--units``, never guessed) and which are nodata: see :mod:`sargeo.inference.inputs`.
 
 :class:`PrefetchReader` reads windows with rasterio on a background thread, a few batches ahead
 of the consumer, so reading overlaps with compute and writing. Only ``prefetch`` batches are ever
 queued: memory depends on tile and batch size, not on the scene. Each batch holds float32 images
-``(B, C, tile, tile)`` (raw scene values, 0 where invalid or padded), a validity mask
-``(B, tile, tile)`` (False at nodata, NaN/inf, non-positive power and padding) and the windows.
+``(B, C, tile, tile)`` (scene values, converted to the predictor's units when it states them;
+0 where invalid or padded), a validity mask ``(B, tile, tile)`` (False at nodata, NaN/inf,
+values the predictor's units cannot hold, and padding) and the windows.
 Windows without a single valid pixel are skipped and counted; each batch says up to which
 planned window the reader has got (``upto``), skipped windows included, so a consumer can tell
 which rows are finished.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import math
 import queue
-import re
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.enums import MaskFlags, Resampling
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
 from sargeo.errors import error_text
-
-UNITS = ("linear", "db", "amplitude")
+from sargeo.inference.inputs import describe_input, parse_nodata
+from sargeo.units import Units, UnitsError, convert
 
 
 class SceneError(ValueError):
@@ -63,53 +63,38 @@ class SceneInfo:
     transform: Affine
     nodata: tuple[float | None, ...]  #: per band read
     descriptions: tuple[str, ...]  #: band descriptions ("" where unset)
-    units: str  #: "linear" (power), "db" or "amplitude" (integer DN); a guess, see open_scene
+    units: str  #: the scale of the values: "linear" (power), "db", "amplitude" or "unknown"
     per_dataset_mask: bool = False  #: the file has an internal mask band (honoured as nodata)
     tags: dict[str, str] = field(default_factory=dict)
+    input_units: Units | None = None  #: what the values are (metadata or --units); None: unknown
+    units_origin: str = ""  #: where input_units come from, or why they are unknown
+    zero_nodata: bool = False  #: 0 is nodata although none is declared (see inputs)
+    notes: tuple[str, ...] = ()  #: what the user should be told about the input
 
     @property
     def name(self) -> str:
         return self.path.stem
 
 
-def _guess_units(src: rasterio.DatasetReader, band: int, nodata: float | None,
-                 tags: dict[str, str]) -> str:
-    """``amplitude`` for integer data; ``db`` when the tags say so or when more than 5 % of the
-    valid values of a decimated read are negative (power and amplitude never are); else
-    ``linear``."""
-    if np.issubdtype(np.dtype(src.dtypes[band - 1]), np.integer):
-        return "amplitude"
-    text = " ".join(f"{k}={v}" for k, v in tags.items()).lower()
-    if re.search(r"\bdb\b|decibel", text):
-        return "db"
-    if re.search(r"\blinear\b|\bpower\b", text):
-        return "linear"
-    scale = max(1, math.ceil(max(src.height, src.width) / 256))
-    shape = (max(1, src.height // scale), max(1, src.width // scale))
-    sample = src.read(band, out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
-    ok = np.isfinite(sample)
-    if nodata is not None and not math.isnan(nodata):
-        ok &= sample != nodata
-    values = sample[ok]
-    if values.size and np.mean(values < 0) > 0.05:
-        return "db"
-    return "linear"
-
-
 def open_scene(path: str | Path, *, in_channels: int | None = None,
-               bands: Sequence[int] | None = None) -> SceneInfo:
+               bands: Sequence[int] | None = None, units: Units | str | None = None,
+               nodata: float | str | None = None) -> SceneInfo:
     """Check a scene and describe it.
 
     Args:
         path: a GeoTIFF (or any raster GDAL reads) with a CRS and a geotransform.
         in_channels: band count the predictor expects (None: any).
         bands: 1-based band indices to read, in order (default: all bands).
+        units: what the bands hold (``--units``), overriding the metadata.
+        nodata: the nodata value (replacing the file's), or ``"none"``: no nodata value.
 
     Raises:
+        UnitsError: the metadata contradicts itself or the values, or ``units`` is malformed.
         SceneError: unreadable file, no CRS, no geotransform, unknown band, or a band count the
             predictor does not expect. The message names the file.
     """
     path = Path(path)
+    units, nodata = None if units is None else Units.parse(units), parse_nodata(nodata)
     if not path.is_file():
         raise SceneError(f"{path}: no such file")
     try:
@@ -140,10 +125,11 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
         dtypes = {src.dtypes[b - 1] for b in bands}
         if len(dtypes) > 1:
             raise SceneError(f"{path}: bands {list(bands)} have different data types {dtypes}")
-        nodata = tuple(src.nodatavals[b - 1] for b in bands)
         tags = {str(k): str(v) for k, v in src.tags().items()}
         try:
-            units = _guess_units(src, bands[0], nodata[0], tags)
+            given = describe_input(src, path, bands, units=units, nodata=nodata)
+        except UnitsError:
+            raise
         except Exception as err:
             raise SceneError(f"{path}: cannot read the scene ({error_text(err)}); "
                              f"{DAMAGED_HINT}") from err
@@ -152,27 +138,33 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
                           for b in bands)
         return SceneInfo(path=path, width=src.width, height=src.height, count=len(bands),
                          bands=bands, dtype=next(iter(dtypes)), crs=src.crs,
-                         transform=src.transform, nodata=nodata,
+                         transform=src.transform, nodata=given.nodata,
                          descriptions=tuple((src.descriptions[b - 1] or "") for b in bands),
-                         units=units, per_dataset_mask=per_dataset, tags=tags)
+                         units=given.units.scale if given.units else "unknown",
+                         per_dataset_mask=per_dataset, tags=tags, input_units=given.units,
+                         units_origin=given.origin, zero_nodata=given.zero_nodata,
+                         notes=given.notes)
 
 
-def read_window(src: rasterio.DatasetReader, info: SceneInfo, window: Window,
-                tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """One window as float32 ``(C, tile, tile)`` (0 where invalid or padded) and its validity
-    ``(tile, tile)``: False at nodata, NaN/inf, the internal mask, padding and, for linear power
-    or amplitude (never for dB), non-positive values (GRD borders are 0 without a nodata tag),
-    in any band."""
+def read_window(src: rasterio.DatasetReader, info: SceneInfo, window: Window, tile: int, *,
+                to_units: Units | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One window as float32 ``(C, tile, tile)``, in ``to_units`` when given (0 where invalid
+    or padded), and its validity ``(tile, tile)``: False at nodata, NaN/inf, the internal mask,
+    padding, 0 when ``info.zero_nodata``, and values ``to_units`` cannot hold (dB of power
+    <= 0), in any band."""
     h, w = int(window.height), int(window.width)
     data = src.read(list(info.bands), window=window, out_dtype="float32")
     valid = np.isfinite(data).all(axis=0)
-    if info.units != "db":  # power and amplitude are positive: 0 is a fill value
-        valid &= (data > 0).all(axis=0)
+    if info.zero_nodata:  # power or amplitude, no nodata declared: 0 is border fill
+        valid &= (data != 0).all(axis=0)
     for band, nd in enumerate(info.nodata):
         if nd is not None and not math.isnan(nd):
             valid &= data[band] != np.float32(nd)
     if info.per_dataset_mask:
         valid &= src.read_masks(info.bands[0], window=window) > 0
+    if to_units is not None and info.input_units is not None:
+        data = convert(data, info.input_units, to_units, str(info.path), info.units_origin)
+        valid &= np.isfinite(data).all(axis=0)
     data[:, ~valid] = 0.0
     if (h, w) == (tile, tile):
         return data, valid
@@ -208,17 +200,18 @@ class PrefetchReader:
         batch_size: windows per batch.
         start: first planned window to read (windows before it were done by an earlier run).
         prefetch: batches read ahead (the queue's bound).
+        to_units: units to convert the values to (the predictor's ``input_units``).
 
     Use as a context manager (or call :meth:`close`) so that the thread stops when the consumer
     stops early. Read errors are raised in the consumer, as :class:`SceneError`.
     """
 
     def __init__(self, info: SceneInfo, windows: Sequence[Window], tile: int, batch_size: int,
-                 *, start: int = 0, prefetch: int = 2) -> None:
+                 *, start: int = 0, prefetch: int = 2, to_units: Units | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.info, self.windows, self.tile = info, list(windows), int(tile)
-        self.batch_size, self.start = int(batch_size), int(start)
+        self.batch_size, self.start, self.to_units = int(batch_size), int(start), to_units
         self.n_skipped = 0  #: nodata-only windows skipped so far
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._stop = threading.Event()
@@ -244,7 +237,8 @@ class PrefetchReader:
                         return
                     window = self.windows[i]
                     try:
-                        img, ok = read_window(src, self.info, window, self.tile)
+                        img, ok = read_window(src, self.info, window, self.tile,
+                                              to_units=self.to_units)
                     except Exception as err:
                         raise SceneError(f"{self.info.path}: cannot read window "
                                          f"(col {window.col_off}, row {window.row_off}, "

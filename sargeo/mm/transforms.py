@@ -22,6 +22,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
+from sargeo.units import Units
+
 
 def normalize_sar(img: np.ndarray, *, to_db: bool = True, mean: Sequence[float] = (-12.5,),
                   std: Sequence[float] = (17.5,), clip: Sequence[float] | None = (-1.0, 1.0),
@@ -72,6 +74,12 @@ class SARNormalize(BaseTransform):
         self.std = tuple(float(v) for v in std)
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
         self.nodata_value = float(nodata_value)
+
+    @property
+    def input_units(self) -> Units:
+        """What the transform expects (sargeo's scene configs are trained on sigma0): linear
+        power when it converts to dB (``to_db=True``), else dB."""
+        return Units("sigma0", "linear" if self.to_db else "db")
 
     def settings(self) -> dict:
         return dict(to_db=self.to_db, mean=self.mean, std=self.std, clip=self.clip,

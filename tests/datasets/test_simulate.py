@@ -40,6 +40,8 @@ def test_written_file_is_georeferenced_float32_vv_vh(scene):
     assert src.transform.a == 10.0 and src.transform.e == -10.0 and src.nodata == 0.0
     assert src.block_shapes[0] == (512, 512) and np.all(data > 0)
     assert src.tags["UNITS"] == "sigma0 linear power"
+    # the units contract (sargeo.units): what sargeo infer reads back
+    assert src.tags["SARGEO_UNITS"] == "sigma0-linear:VV,VH"
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, scene):

@@ -16,8 +16,12 @@ ORIGIN = (500_000.0, 5_800_000.0)
 
 def write_raster(path: Path, data: np.ndarray, *, crs: str | None = CRS,
                  transform: Affine | None = None, nodata: float | None = 0.0,
-                 dtype: str = "float32", tiled: bool = True) -> Path:
-    """A GeoTIFF of ``data`` (C, H, W) or (H, W) on a 10 m grid at ORIGIN (unless given)."""
+                 dtype: str = "float32", tiled: bool = True,
+                 units: str | None = "sigma0-linear", descriptions: tuple[str, ...] = (),
+                 tags: dict[str, str] | None = None) -> Path:
+    """A GeoTIFF of ``data`` (C, H, W) or (H, W) on a 10 m grid at ORIGIN (unless given),
+    stating its ``units`` in the ``SARGEO_UNITS`` tag (None: not stated), with band
+    ``descriptions`` and more ``tags``."""
     import rasterio
 
     data = np.asarray(data)
@@ -33,6 +37,11 @@ def write_raster(path: Path, data: np.ndarray, *, crs: str | None = CRS,
     if tiled:
         profile.update(tiled=True, blockxsize=256, blockysize=256, compress="deflate")
     with rasterio.open(path, "w", **profile) as dst:
+        if units is not None:  # metadata first: the directory stays at the start of the file
+            dst.update_tags(SARGEO_UNITS=units)
+        dst.update_tags(**(tags or {}))
+        for i, d in enumerate(descriptions, start=1):
+            dst.set_band_description(i, d)
         dst.write(data.astype(dtype))
     return path
 

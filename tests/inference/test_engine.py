@@ -321,9 +321,10 @@ def test_linear_db_and_amplitude_scenes_give_the_same_detections(tmp_path):
     data[20:28, 120:140] = 1.0
     data[150:153, 40:70] = 0.5
     scenes = {"lin": write_raster(tmp_path / "lin.tif", data),
-              "db": write_raster(tmp_path / "db.tif", 10 * np.log10(data), nodata=-9999.0),
+              "db": write_raster(tmp_path / "db.tif", 10 * np.log10(data), nodata=-9999.0,
+                                 units="sigma0-db"),
               "dn": write_raster(tmp_path / "dn.tif", np.round(np.sqrt(data) * 3000),
-                                 dtype="uint16")}
+                                 dtype="uint16", units="dn")}
     boxes = {}
     for name, scene in scenes.items():
         res = predict_scene(scene, CFARShipDetector(mode="ca"), tmp_path / name, tile=128,

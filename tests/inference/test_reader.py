@@ -39,12 +39,19 @@ def test_band_count_must_suit_the_predictor(tmp_path):
         open_scene(path, bands=[3])
 
 
-def test_units_are_guessed(tmp_path):
+def test_units_are_read_from_the_metadata_not_guessed_from_the_values(tmp_path):
+    # sargeo.inference.inputs: a tag (or --units) says it; values in dB-like ranges do not
     lin = write_raster(tmp_path / "lin.tif", speckle((64, 64)))
-    db = write_raster(tmp_path / "db.tif", 10 * np.log10(speckle((64, 64))), nodata=None)
-    dn = write_raster(tmp_path / "dn.tif", (speckle((64, 64)) * 1e5).astype("uint16"),
-                      dtype="uint16")
-    assert [open_scene(p).units for p in (lin, db, dn)] == ["linear", "db", "amplitude"]
+    db = 10 * np.log10(speckle((64, 64)))
+    dn = (speckle((64, 64)) * 1e5).astype("uint16")
+    tagged = [write_raster(tmp_path / "a.tif", db, nodata=None, units="sigma0-db"),
+              write_raster(tmp_path / "b.tif", dn, dtype="uint16", units="dn")]
+    silent = [write_raster(tmp_path / "c.tif", db, nodata=None, units=None),
+              write_raster(tmp_path / "d.tif", dn, dtype="uint16", units=None)]
+    assert [open_scene(p).units for p in (lin, *tagged)] == ["linear", "db", "amplitude"]
+    assert [open_scene(p).input_units for p in silent] == [None, None]
+    assert [open_scene(p).units for p in silent] == ["unknown", "unknown"]
+    assert open_scene(silent[0], units="sigma0-db").units == "db"
 
 
 def test_nan_and_nodata_are_invalid_and_empty_windows_skipped(tmp_path):
@@ -90,7 +97,9 @@ def _first_gdal_error(path, windows) -> str:
 
 
 def test_truncated_tiff_fails_with_the_file_name_and_gdals_reason(tmp_path):
-    path = write_raster(tmp_path / "cut.tif", speckle((512, 512)))
+    # units not stated: open_scene reads no pixels (it checks linear scenes' values), so the
+    # reader meets the damage
+    path = write_raster(tmp_path / "cut.tif", speckle((512, 512)), units=None)
     path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])
     windows = plan_windows(512, 512, 256, 0)
     reason = _first_gdal_error(path, windows)
