@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,9 +111,24 @@ def evaluate(model, loader, precision: str = "fp32", input_norm: str = "pretrain
     return 100.0 * correct / max(1, total)
 
 
+#: training progress goes to stderr every this many batches (and after an epoch's first and
+#: last batch)
+LOG_EVERY = 10
+
+
+def log_batch(seed: int, epoch: int, epochs: int, batch: int, batches: int, loss: float,
+              seconds: float, every: int = LOG_EVERY) -> None:
+    """Print a progress line to stderr for the first, every ``every``-th and the last batch of
+    an epoch (1-based ``epoch`` and ``batch``; ``seconds`` since the epoch began)."""
+    if batch == 1 or batch % every == 0 or batch == batches:
+        print(f"  seed {seed} epoch {epoch}/{epochs} batch {batch}/{batches}: loss {loss:.4f}, "
+              f"{seconds / batch:.2f} s/batch", file=sys.stderr, flush=True)
+
+
 def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
                   checkpoint: str | None, seed: int, progress: bool = True) -> RunResult:
-    """One fine-tuning run; returns last- and best-epoch top-1 on ``test_set``."""
+    """One fine-tuning run; returns last- and best-epoch top-1 on ``test_set``. With
+    ``progress``, a line per :data:`LOG_EVERY` batches goes to stderr."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -147,7 +163,8 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
     step = 0
     for epoch in range(cfg.epochs):
         model.train()
-        for x, y in train_loader:
+        began = time.monotonic()
+        for batch, (x, y) in enumerate(train_loader, 1):
             factor = warmup_cosine(step, total, warmup, cfg.min_lr / lr if lr else 0.0)
             for g in optimizer.param_groups:
                 g["lr"] = lr * factor * g["lr_scale"]
@@ -159,8 +176,14 @@ def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
             loss.backward()
             optimizer.step()
             step += 1
+            if progress:
+                log_batch(seed, epoch + 1, cfg.epochs, batch, steps_per_epoch,
+                          float(loss.detach()), time.monotonic() - began)
         if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
             continue
+        if progress:
+            print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: evaluating on "
+                  f"{len(test_set)} test images", file=sys.stderr, flush=True)
         history.append(evaluate(model, test_loader, cfg.precision, cfg.input_norm))
         evaluated.append(epoch + 1)
         if progress:
@@ -228,7 +251,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                             choices=choices.get(name))
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines (per-batch progress goes to stderr)")
 
 
 def run(args: argparse.Namespace) -> int:

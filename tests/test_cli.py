@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import sargeo
 from sargeo.cli import main
 
@@ -32,3 +34,41 @@ def test_import_sargeo_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _commands() -> list[list[str]]:
+    """Every command of the parser (mm's as `mm train` / `mm test`), pretrain aside."""
+    from sargeo.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    names = [[n] for n in sub.choices if n not in ("mm", "pretrain")]
+    return names + [["mm", "train"], ["mm", "test"]]
+
+
+def test_every_command_takes_threads_and_refuses_bad_counts(capsys):
+    from sargeo.cli import build_parser
+
+    commands = _commands()
+    assert ["infer"] in commands and ["finetune"] in commands and ["demo"] in commands
+    for command in commands:
+        for bad in ("0", "-1", "abc"):
+            with pytest.raises(SystemExit) as stop:
+                build_parser().parse_args([*command, "--threads", bad])
+            assert stop.value.code == 2
+            err = capsys.readouterr().err
+            assert f"argument --threads: expected a whole number >= 1, got '{bad}'" in err, \
+                (command, err)
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--help"])
+        assert "--threads N" in capsys.readouterr().out, command
+
+
+def test_a_bad_sargeo_threads_stops_a_command_with_its_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SARGEO_THREADS", "-2")
+    with pytest.raises(SystemExit) as stop:
+        main(["simulate", str(tmp_path / "s.tif"), "--width", "64", "--height", "64"])
+    assert stop.value.code == 2
+    assert "SARGEO_THREADS must be a whole number of threads >= 1, got -2" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "s.tif").exists()

@@ -157,3 +157,29 @@ def test_first_seed_shifts_the_runs_and_their_splits(tmp_path, monkeypatch):
     finetune(tmp_path / "data", "4shot", runs=4, progress=False)
     assert [s for s, _ in seen] == [0, 1, 2, 3]
     assert seen[3][1] != seen[0][1]  # each seed draws its own 4-shot split
+
+
+def test_finetune_command_reports_batch_progress_on_stderr_unless_quiet(tmp_path, capsys):
+    write_shapes(tmp_path / "data", n=6)
+    argv = ["finetune", "--data-root", str(tmp_path / "data"), "--split", "4shot", "--runs",
+            "1", "--size", "tiny", "--img-size", "32", "--epochs", "1", "--batch-size", "4"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    # 4 shots x 3 classes = 12 images: 3 batches of 4; lines after batch 1 and the last
+    assert "seed 0 epoch 1/1 batch 1/3: loss " in err and " s/batch" in err
+    assert "seed 0 epoch 1/1 batch 3/3: loss " in err
+    assert "seed 0 epoch 1/1 batch 2/3" not in err
+    assert "seed 0 epoch 1/1: evaluating on 6 test images" in err
+    assert main([*argv, "--quiet"]) == 0
+    assert "seed 0 epoch" not in capsys.readouterr().err
+
+
+def test_progress_lines_come_every_n_batches(capsys):
+    from sargeo.finetune import log_batch
+
+    for batch in range(1, 26):
+        log_batch(0, 2, 5, batch, 25, 0.5, 2.0 * batch, every=10)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == [
+        f"seed 0 epoch 2/5 batch {b}/25" for b in (1, 10, 20, 25)]
+    assert lines[0].endswith("loss 0.5000, 2.00 s/batch")

@@ -4,6 +4,7 @@ scripts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,32 @@ class DatasetError(ValueError):
     """A config's dataset path or annotation file is missing or not in the expected format."""
 
 
-def _check_coco(path: Path) -> None:
+#: how many missing images an error names
+SHOW_MISSING = 5
+
+
+def _missing_files(folder: Path, names: list[str]) -> list[str]:
+    """The ``names`` (relative to ``folder``) that are not files there."""
+    try:
+        present = {e.name for e in os.scandir(folder) if e.is_file()}
+    except OSError:
+        present = set()
+    return [n for n in names if n not in present and not (folder / n).is_file()]
+
+
+def _check_images(where: str, listed_in: Path, folder: Path, names: list[str]) -> None:
+    """Fail naming the first few of ``names`` (listed in ``listed_in``) missing in ``folder``."""
+    missing = _missing_files(folder, names)
+    if missing:
+        shown = ", ".join(missing[:SHOW_MISSING]) + (", ..." if len(missing) > SHOW_MISSING
+                                                      else "")
+        raise DatasetError(f"{where}: {len(missing)} of the {len(names)} images listed in "
+                           f"{listed_in} are not in {folder}: {shown} (check data_root and "
+                           f"data_prefix, or the annotation file)")
+
+
+def _check_coco(path: Path) -> list[str]:
+    """Check a COCO annotation file's keys; returns its images' file names."""
     import json
 
     try:
@@ -50,6 +76,10 @@ def _check_coco(path: Path) -> None:
     if not isinstance(data, dict) or missing:
         raise DatasetError(f"{path}: a COCO annotation file needs the keys images, "
                            f"annotations and categories; missing {missing}")
+    try:
+        return [str(image["file_name"]) for image in data["images"]]
+    except (KeyError, TypeError) as err:
+        raise DatasetError(f"{path}: every COCO image needs a file_name ({err!r})") from err
 
 
 def _check_dota(folder: Path) -> None:
@@ -87,19 +117,23 @@ def check_datasets(cfg: Any, loaders: tuple[str, ...] = ("train_dataloader", "va
         if dataset.get("data_root") and not root.is_dir():
             raise DatasetError(f"{name}: data_root {root} does not exist (set it with "
                                f"--cfg-options {name}.dataset.data_root=DIR)")
+        prefix = dataset.get("data_prefix") or {}
+        for key in ("img", "img_path", "seg_map_path"):
+            if prefix.get(key) and not (root / prefix[key]).is_dir():
+                raise DatasetError(f"{name}: image folder {root / prefix[key]} does not exist")
         ann = dataset.get("ann_file")
         if ann:
             path = root / ann
             if not path.exists():
                 raise DatasetError(f"{name}: annotation file {path} does not exist")
             if kind == "CocoDataset":
-                _check_coco(path)
+                images = _check_coco(path)
+                _check_images(name, path, root / prefix.get("img", ""), images)
             elif kind == "DOTADataset" and path.is_dir():
                 _check_dota(path)
-        prefix = dataset.get("data_prefix") or {}
-        for key in ("img", "img_path", "seg_map_path"):
-            if prefix.get(key) and not (root / prefix[key]).is_dir():
-                raise DatasetError(f"{name}: image folder {root / prefix[key]} does not exist")
+                suffix = dataset.get("img_suffix", "png")
+                images = [f"{p.stem}.{suffix}" for p in sorted(path.glob("*.txt"))]
+                _check_images(name, path, root / prefix.get("img_path", ""), images)
 
 
 def _runner(cfg: Any, launcher: str) -> Any:
@@ -113,11 +147,46 @@ def _runner(cfg: Any, launcher: str) -> Any:
     return Runner.from_cfg(cfg)
 
 
+def limit_iterations(cfg: Any, max_iters: int) -> Any:
+    """Make ``cfg`` train for ``max_iters`` iterations, whatever its loop (in place; returns
+    ``cfg``). An epoch-based loop becomes iteration-based: validation (if the config has it),
+    a checkpoint and a log line after the last iteration. Learning-rate schedules keep their
+    settings: epoch milestones beyond the run are not reached."""
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"max_iters must be a whole number >= 1, got {max_iters!r}")
+    loop = dict(cfg.get("train_cfg") or {})
+    val_interval = max_iters
+    if str(loop.get("type", "")).endswith("IterBasedTrainLoop"):
+        val_interval = min(int(loop.get("val_interval", max_iters)), max_iters)
+    cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters,
+                         val_interval=val_interval)
+    hooks = cfg.get("default_hooks") or {}
+    checkpoint = hooks.get("checkpoint")
+    if checkpoint:
+        by_epoch = checkpoint.get("by_epoch", True)  # CheckpointHook's default
+        interval = max_iters if by_epoch else min(int(checkpoint.get("interval", 1)), max_iters)
+        checkpoint.update(by_epoch=False, interval=interval)
+    if hooks.get("logger"):
+        hooks["logger"]["interval"] = min(int(hooks["logger"].get("interval", 1)), max_iters)
+    if cfg.get("log_processor"):
+        cfg.log_processor.by_epoch = False
+    return cfg
+
+
 def train(config: str | Path, *, work_dir: str | None = None, resume: str | bool = False,
-          cfg_options: dict[str, Any] | None = None, launcher: str = "none") -> Any:
+          cfg_options: dict[str, Any] | None = None, launcher: str = "none",
+          max_iters: int | None = None, threads: int | None = None) -> Any:
     """Train from ``config``; ``resume=True`` continues from the work dir's last checkpoint,
-    a path resumes from that checkpoint. Returns the trained model."""
+    a path resumes from that checkpoint; ``max_iters`` stops after that many iterations
+    (:func:`limit_iterations`); ``threads`` sets torch's CPU threads
+    (:func:`sargeo.threads.set_threads`). Returns the trained model."""
+    if threads is not None:
+        from sargeo.threads import set_threads
+
+        set_threads(threads)
     cfg = load_config(config, work_dir, cfg_options)
+    if max_iters is not None:
+        limit_iterations(cfg, max_iters)
     check_datasets(cfg)
     if resume is True or resume == "auto":
         cfg.resume, cfg.load_from = True, None
@@ -129,9 +198,14 @@ def train(config: str | Path, *, work_dir: str | None = None, resume: str | bool
 
 
 def test(config: str | Path, checkpoint: str | Path, *, work_dir: str | None = None,
-         cfg_options: dict[str, Any] | None = None, launcher: str = "none") -> dict:
+         cfg_options: dict[str, Any] | None = None, launcher: str = "none",
+         threads: int | None = None) -> dict:
     """Evaluate ``checkpoint`` with the config's test dataloader and evaluator; returns the
-    metrics (also printed by mmengine)."""
+    metrics (also printed by mmengine). ``threads`` as in :func:`train`."""
+    if threads is not None:
+        from sargeo.threads import set_threads
+
+        set_threads(threads)
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     cfg = load_config(config, work_dir, cfg_options)

@@ -18,17 +18,20 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "pretrain"
 
 
 @pytest.mark.slow
-def test_pretrain_command_runs_checkpoints_and_exports(tmp_path):
+def test_pretrain_command_runs_checkpoints_and_exports(tmp_path, monkeypatch, capsys):
     write_scene(tmp_path / "scene.tif", size=300)
     out = tmp_path / "run"
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     argv = ["pretrain", "--config", str(CONFIGS / "sarmae_tiny_cpu.yaml"),
             "--data.scenes", f"[{tmp_path / 'scene.tif'}]", "--data.scene_chips", "64",
-            "--trainer.max_steps", "6", "--trainer.default_root_dir", str(out),
-            "--trainer.logger.init_args.save_dir", str(out),
-            "--trainer.callbacks.init_args.dirpath", str(out / "ckpt"),
+            "--trainer.max_steps", "6", "--out", str(out),
             "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1"]
     assert main(argv) == 0
-    last = out / "ckpt" / "last.ckpt"
+    assert f"sargeo pretrain: writing to {out.resolve()}" in capsys.readouterr().err
+    assert list(cwd.iterdir()) == []  # nothing lands in the current folder
+    last = out / "checkpoints" / "last.ckpt"
     assert last.is_file()
     metrics = next(out.rglob("metrics.csv")).read_text()
     assert "train/loss_mae" in metrics and "train/loss_align" in metrics
@@ -64,3 +67,38 @@ def test_published_recipe_configs_build(name, size, depth, tmp_path):
         0.75, 0.5, 0.7, 0.8)
     assert hp.blr * 4096 / 256 == pytest.approx(1e-4)  # lr 1e-4 at the published batch 4096
     assert cli.trainer.gradient_clip_val == 1.0 and cli.datamodule.batch_size == 512
+
+
+def _pretrain_cli(*args: str):
+    import sys
+
+    from sargeo.pretrain.cli import PretrainCLI
+
+    sys.argv[1:] = []  # LightningCLI warns when it sees pytest's arguments beside `args`
+    return PretrainCLI(SARMAEPretrainModule, PretrainDataModule, run=False, args=[
+        "--config", str(CONFIGS / "sarmae_tiny_cpu.yaml"), "--data.scenes", "[none.tif]",
+        *args], auto_configure_optimizers=False, save_config_callback=None)
+
+
+def test_pretrain_outputs_go_under_out_or_a_named_runs_folder(tmp_path):
+    cli = _pretrain_cli("--out", str(tmp_path / "run"))
+    assert cli.trainer.default_root_dir == str(tmp_path / "run")
+    assert cli.trainer.logger.save_dir == str(tmp_path / "run")
+    assert Path(cli.trainer.checkpoint_callback.dirpath) == (tmp_path / "run" / "checkpoints"
+                                                            ).resolve()
+    cli = _pretrain_cli()  # the config's own folder, named, not `output/`
+    assert cli.trainer.default_root_dir == "sargeo_runs/sarmae_tiny_cpu"
+    assert cli.trainer.logger.save_dir == "sargeo_runs/sarmae_tiny_cpu"
+    assert cli.trainer.checkpoint_callback.dirpath.endswith(
+        "sargeo_runs/sarmae_tiny_cpu/checkpoints")
+
+
+def test_pretrain_threads_option_sets_torch_threads(monkeypatch):
+    before = torch.get_num_threads()
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "SARGEO_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+    try:
+        _pretrain_cli("--threads", "1")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
