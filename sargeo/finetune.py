@@ -4,10 +4,10 @@ Following the SARMAE code (``main_finetune.py``, ``util/lr_decay.py``): a timm V
 average pooling (``fc_norm`` before the head), head re-initialised with std 2e-5, drop path 0.1,
 AdamW (0.9, 0.999) with weight decay 0.05 and layer-wise lr decay 0.75, base lr 1e-3 scaled by
 batch / 256, 5 warm-up epochs then per-iteration cosine to 1e-6, label smoothing 0.1, no
-mixup/cutmix; images resized to 224, no augmentation. Inputs are normalised as the pretraining
-normalised them (``input_norm="pretraining"``, :data:`sargeo.pretrain.data.INPUT_MEAN`); the
-released ``main_finetune.py`` feeds [0, 1] instead (``input_norm="none"``), a shift and halving
-of what its own pretraining showed the encoder.
+mixup/cutmix; images resized to 224, no augmentation; inputs in [0, 1], not normalised
+(``input_norm="none"``), as the released ``main_finetune.py`` feeds them, although its own
+pretraining showed the encoder (x - 0.5) / 0.5. ``input_norm="pretraining"`` (opt-in) normalises
+as the pretraining did (:data:`sargeo.units.INPUT_MEAN`).
 The published example runs batch 8 for 30 epochs, 5 runs (seeds 0..4). Each run reports the
 top-1 of its last epoch and of its best epoch (the SARMAE code reports both; its table most
 likely shows the best). Splits here are drawn per seed (:mod:`sargeo.datasets.classification`).
@@ -47,9 +47,9 @@ class FinetuneConfig:
     #: "fp32", or "bf16": forward and loss under bfloat16 autocast (Lightning's "bf16-mixed";
     #: about 1.4x on CPUs with AVX512-BF16 or AMX, and on GPUs)
     precision: str = "fp32"
-    #: "pretraining": (x - 0.5) / 0.5 as the encoder saw in pretraining; "none": [0, 1] images
-    #: as the released main_finetune.py
-    input_norm: str = "pretraining"
+    #: "none": [0, 1] images as the released main_finetune.py; "pretraining" (opt-in):
+    #: (x - 0.5) / 0.5 as the encoder saw in pretraining
+    input_norm: str = "none"
 
 
 @dataclass
@@ -80,7 +80,7 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
     return model
 
 
-INPUT_NORMS = ("pretraining", "none")
+INPUT_NORMS = ("none", "pretraining")
 
 
 def check_input_norm(input_norm: str) -> str:
@@ -90,14 +90,14 @@ def check_input_norm(input_norm: str) -> str:
     return input_norm
 
 
-def model_inputs(x, input_norm: str = "pretraining"):
+def model_inputs(x, input_norm: str = "none"):
     """[0, 1] images as the classifier takes them (see :attr:`FinetuneConfig.input_norm`)."""
-    from sargeo.pretrain.data import normalize
+    from sargeo.units import normalize
 
     return normalize(x) if check_input_norm(input_norm) == "pretraining" else x
 
 
-def evaluate(model, loader, precision: str = "fp32", input_norm: str = "pretraining") -> float:
+def evaluate(model, loader, precision: str = "fp32", input_norm: str = "none") -> float:
     import torch
 
     from sargeo.precision import autocast

@@ -92,9 +92,11 @@ def test_bf16_fine_tuning_runs_under_autocast_and_evaluates_every_n_epochs(tmp_p
                  cfg=FinetuneConfig(size="tiny", img_size=32, eval_every=0))
 
 
-@pytest.mark.parametrize("input_norm, low, high", [("pretraining", -1.0, 1.0), ("none", 0.0, 1.0)])
+@pytest.mark.parametrize("input_norm, low, high", [("pretraining", -1.0, 1.0), ("none", 0.0, 1.0),
+                                                   (None, 0.0, 1.0)])
 def test_inputs_are_normalised_as_the_pretraining_saw_them(tmp_path, monkeypatch, input_norm,
                                                            low, high):
+    """``input_norm=None``: the default, [0, 1] as the released main_finetune.py."""
     import torch
 
     import sargeo.finetune as ft
@@ -110,7 +112,8 @@ def test_inputs_are_normalised_as_the_pretraining_saw_them(tmp_path, monkeypatch
 
     monkeypatch.setattr(ft, "build_classifier", watched)
     cfg = FinetuneConfig(size="tiny", img_size=32, epochs=1, batch_size=4, warmup_epochs=0,
-                         drop_path=0.0, input_norm=input_norm)
+                         drop_path=0.0, **({} if input_norm is None else
+                                           {"input_norm": input_norm}))
     finetune(tmp_path / "data", "4shot", runs=1, cfg=cfg, progress=False)
     values = torch.cat([x.flatten() for x in seen])
     assert len(seen) >= 2  # training and evaluation batches
@@ -183,3 +186,12 @@ def test_progress_lines_come_every_n_batches(capsys):
     assert [line.split(":")[0].strip() for line in lines] == [
         f"seed 0 epoch 2/5 batch {b}/25" for b in (1, 10, 20, 25)]
     assert lines[0].endswith("loss 0.5000, 2.00 s/batch")
+
+
+def test_defaults_are_the_released_main_finetune_protocol():
+    """reference/sarmae_code_facts.md: batch 8, 30 epochs, blr 1e-3, layer decay 0.75, weight
+    decay 0.05, 5 warm-up epochs, min lr 1e-6, drop path 0.1, label smoothing 0.1, [0, 1]."""
+    cfg = FinetuneConfig()
+    assert (cfg.batch_size, cfg.epochs, cfg.blr, cfg.layer_decay, cfg.weight_decay,
+            cfg.warmup_epochs, cfg.min_lr, cfg.drop_path, cfg.label_smoothing,
+            cfg.input_norm) == (8, 30, 1e-3, 0.75, 0.05, 5.0, 1e-6, 0.1, 0.1, "none")

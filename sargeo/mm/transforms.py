@@ -7,11 +7,13 @@ inference (:mod:`sargeo.inference.mm_predictor`) reads the same transform's sett
 config's test pipeline and applies :func:`normalize_sar`, so training and inference cannot
 disagree.
 
-Steps: optional conversion of linear power to dB (``10 log10``, values <= 0 or NaN become
-``nodata_value`` after normalisation), then ``(x - mean) / std`` per channel, then an optional
-clip. The defaults (mean -12.5 dB, std 17.5 dB, clip to [-1, 1]) map [-30, 5] dB to [-1, 1]:
-exactly what sargeo's scene pretraining does (:func:`sargeo.pretrain.scenes.power_to_unit`, then
-SARMAE's 0.5/0.5 normalisation), so a backbone pretrained on scenes sees the same values.
+Steps: optional conversion of linear power to dB (``10 log10``), then ``(x - mean) / std`` per
+channel, then an optional clip; invalid pixels (NaN, infinite, and <= 0 when converting) become
+``nodata_value``. The defaults come from :mod:`sargeo.units`: mean ``DB_MEAN`` (-12.5 dB), std
+``DB_STD`` (17.5 dB), clip to [-1, 1], which map ``DB_RANGE`` ([-30, 5] dB) to [-1, 1], and
+nodata ``NODATA_NORMALIZED`` (-1, the bottom of the range): exactly what sargeo's scene
+pretraining does (:func:`sargeo.units.power_to_unit`, nodata 0, then SARMAE's 0.5/0.5
+normalisation), so a backbone pretrained on scenes sees the same values, nodata included.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
+from sargeo.units import DB_MEAN, DB_STD, NODATA_NORMALIZED
+
 from sargeo.units import Units
 
 
-def normalize_sar(img: np.ndarray, *, to_db: bool = True, mean: Sequence[float] = (-12.5,),
-                  std: Sequence[float] = (17.5,), clip: Sequence[float] | None = (-1.0, 1.0),
-                  nodata_value: float = 0.0, channel_axis: int = -1) -> np.ndarray:
+def normalize_sar(img: np.ndarray, *, to_db: bool = True, mean: Sequence[float] = (DB_MEAN,),
+                  std: Sequence[float] = (DB_STD,), clip: Sequence[float] | None = (-1.0, 1.0),
+                  nodata_value: float = NODATA_NORMALIZED, channel_axis: int = -1
+                  ) -> np.ndarray:
     """Normalise SAR pixels (see module docstring); returns float32, channels where they were.
 
     ``mean``/``std`` have one value (all channels) or one per channel.
@@ -63,12 +68,13 @@ class SARNormalize(BaseTransform):
         to_db: convert linear power to dB first (Sentinel-1 GRD/RTC sigma0 or simulated scenes).
         mean, std: per channel (or one value), in dB when ``to_db``.
         clip: (low, high) after normalisation, or None.
-        nodata_value: value given to invalid pixels (NaN, <= 0 when ``to_db``).
+        nodata_value: value given to invalid pixels (NaN, <= 0 when ``to_db``); by default the
+            bottom of the range, as in pretraining chips (:data:`sargeo.units.NODATA_NORMALIZED`).
     """
 
-    def __init__(self, to_db: bool = True, mean: Sequence[float] = (-12.5,),
-                 std: Sequence[float] = (17.5,), clip: Sequence[float] | None = (-1.0, 1.0),
-                 nodata_value: float = 0.0) -> None:
+    def __init__(self, to_db: bool = True, mean: Sequence[float] = (DB_MEAN,),
+                 std: Sequence[float] = (DB_STD,), clip: Sequence[float] | None = (-1.0, 1.0),
+                 nodata_value: float = NODATA_NORMALIZED) -> None:
         self.to_db = to_db
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)

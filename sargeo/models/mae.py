@@ -37,19 +37,29 @@ def sincos_pos_embed_2d(dim: int, grid_h: int, grid_w: int, num_prefix: int = 1)
     return emb.float().unsqueeze(0)
 
 
+def generator_device(generator: torch.Generator | None,
+                     default: torch.device | str | None = None) -> torch.device | str | None:
+    """Where to draw with ``generator``: its own device (torch refuses a CPU generator for a
+    CUDA draw and the reverse), or ``default`` when there is none."""
+    return default if generator is None else generator.device
+
+
 def random_masking(batch: int, num_patches: int, mask_ratio: float, device: torch.device,
                    generator: torch.Generator | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Draw an independent random mask per sample with exactly ``round_down(N * (1 - ratio))``
-    visible patches.
+    visible patches, on ``device``.
 
+    The random numbers come from ``generator`` on the generator's own device and are then moved
+    to ``device``: a CPU generator serves a CUDA model (the same masks on either device).
     Returns ``ids_keep`` (B, N_visible) indices of visible patches, ``ids_restore`` (B, N) the
     inverse permutation, and ``mask`` (B, N) with 1 for masked and 0 for visible patches.
     """
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
     len_keep = int(num_patches * (1 - mask_ratio))
-    noise = torch.rand(batch, num_patches, device=device, generator=generator)
+    noise = torch.rand(batch, num_patches, device=generator_device(generator, device),
+                       generator=generator).to(device)
     ids_shuffle = noise.argsort(dim=1)
     ids_restore = ids_shuffle.argsort(dim=1)
     ids_keep = ids_shuffle[:, :len_keep]
@@ -83,14 +93,14 @@ def unpatchify(patches: torch.Tensor, patch: int, channels: int, grid: tuple[int
 
 
 def masked_reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                               norm_pix: bool = True, pixel_weight: torch.Tensor | None = None,
+                               norm_pix: bool = False, pixel_weight: torch.Tensor | None = None,
                                eps: float = 1e-6) -> torch.Tensor:
     """MSE on masked patches only.
 
     ``pred`` and ``target`` are (B, N, P) patch vectors; ``mask`` is (B, N) with 1 = masked.
     With ``norm_pix`` each target patch is normalised by its own mean and variance (MAE's
-    ``norm_pix_loss``). ``pixel_weight`` (B, N, P), if given, weights each pixel's squared error
-    (SAR-W) and the per-patch loss becomes a weighted mean.
+    ``norm_pix_loss``; off in the released SARMAE). ``pixel_weight`` (B, N, P), if given,
+    weights each pixel's squared error (SAR-W) and the per-patch loss becomes a weighted mean.
     """
     if norm_pix:
         mean = target.mean(dim=-1, keepdim=True)

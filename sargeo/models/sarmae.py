@@ -82,7 +82,8 @@ class SARMAE(nn.Module):
         in_chans: input channels; the published models use grayscale SAR repeated to 3.
         mask_ratio: share of patches hidden from the encoder (0.75).
         decoder_dim, decoder_depth, decoder_heads: MAE decoder (512, 8, 16 by default).
-        norm_pix_loss: normalise each target patch by its mean and variance.
+        norm_pix_loss: normalise each target patch by its mean and variance (MAE's option);
+            off by default, as in the released SARMAE.
         teacher_dim: feature size of the optical teacher; None disables SARC.
         mae_weight: weight of the reconstruction loss in the total.
     """
@@ -90,7 +91,7 @@ class SARMAE(nn.Module):
     def __init__(self, size: str = "base", *, img_size: int | tuple[int, int] = 224,
                  patch_size: int = 16, in_chans: int = 3, mask_ratio: float = 0.75,
                  decoder_dim: int = 512, decoder_depth: int = 8, decoder_heads: int = 16,
-                 norm_pix_loss: bool = True, teacher_dim: int | None = None,
+                 norm_pix_loss: bool = False, teacher_dim: int | None = None,
                  mae_weight: float = 1.0, drop_path_rate: float = 0.0) -> None:
         super().__init__()
         self.size = size

@@ -24,6 +24,8 @@ from typing import Literal
 
 import torch
 
+from sargeo.models.mae import generator_device
+
 GAMMA_SIGMA_LIMIT = 0.05  #: at or below this level the released code switches to Gamma noise
 EPS = 1e-8
 
@@ -57,7 +59,7 @@ class SpeckleNoise:
         """``n`` noise levels, one per image."""
         if not self.random_level:
             return torch.full((n,), float(self.level))
-        u = torch.rand(n, generator=generator)
+        u = torch.rand(n, generator=generator, device=generator_device(generator))
         return self.noise_min + (self.noise_max - self.noise_min) * u
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None
@@ -65,7 +67,8 @@ class SpeckleNoise:
         """Return ``(noisy, noised)``: the images with speckle on a random share of samples, and
         the (B,) boolean flag of which samples were noised."""
         b = images.shape[0]
-        noised = torch.rand(b, generator=generator) < self.noise_ratio
+        noised = torch.rand(b, generator=generator,
+                            device=generator_device(generator)) < self.noise_ratio
         if not bool(noised.any()):
             return images, noised.to(images.device)
         selected = images[noised.to(images.device)]
@@ -74,7 +77,7 @@ class SpeckleNoise:
                                    generator)
         else:
             looks = self.looks_min + (self.looks_max - self.looks_min) * torch.rand(
-                selected.shape[0], generator=generator)
+                selected.shape[0], generator=generator, device=generator_device(generator))
             out = gamma_speckle(selected, looks, generator)
         result = images.clone()
         result[noised.to(images.device)] = out.to(images.dtype)
@@ -98,9 +101,11 @@ def released_speckle(images: torch.Tensor, sigma: torch.Tensor | float,
         sigma).numel() == 1 else torch.as_tensor(sigma, dtype=torch.float32)
     shape = _noise_shape(x)
     s = sigma_t.view(-1, 1, 1, 1).to(x.device)
-    lognormal = x * torch.exp(s * torch.randn(shape, generator=generator).to(x.device))
+    draw_on = generator_device(generator, "cpu")
+    lognormal = x * torch.exp(s * torch.randn(shape, generator=generator,
+                                              device=draw_on).to(x.device))
     enl = 1.0 / (4.0 * sigma_t.clamp_min(1e-4) ** 2)
-    shapes = enl.view(-1, 1, 1, 1).expand(shape).contiguous()
+    shapes = enl.view(-1, 1, 1, 1).expand(shape).contiguous().to(draw_on)
     gamma = x * (torch._standard_gamma(shapes, generator=generator) / shapes).to(x.device)
     dims = tuple(range(1, x.ndim))
     gamma = gamma * (x.mean(dims, keepdim=True) / gamma.mean(dims, keepdim=True).clamp_min(EPS))
@@ -117,5 +122,6 @@ def gamma_speckle(images: torch.Tensor, looks: torch.Tensor | float,
     looks_t = torch.as_tensor(looks, dtype=torch.float32).reshape(-1, 1, 1, 1)
     looks_t = looks_t.expand(shape[0], *shape[1:]) if looks_t.shape[0] > 1 else looks_t.expand(
         shape)
-    n = torch._standard_gamma(looks_t.contiguous(), generator=generator) / looks_t
+    looks_t = looks_t.contiguous().to(generator_device(generator, looks_t.device))
+    n = torch._standard_gamma(looks_t, generator=generator) / looks_t
     return x * n.to(x.device)

@@ -2,12 +2,14 @@
 
 Two behaviours, named plainly:
 
-``full``: the whole DINOv3 ViT-B/16 (timm ``vit_base_patch16_dinov3``), as the paper describes
-("a frozen DINOv3 encoder"); its final-norm patch tokens, register and class tokens dropped.
+``released`` (default): what the published SARMAE code does: only DINOv3's patch-embedding
+convolution and its final LayerNorm, applied to each patch, without the transformer blocks. It
+reproduces the released training exactly; the published numbers were produced by the released
+code.
 
-``released``: what the published SARMAE code does: only DINOv3's patch-embedding convolution and
-its final LayerNorm, applied to each patch, without the transformer blocks. Use it to reproduce
-the released training exactly; the published numbers were produced by the released code.
+``full`` (opt-in): the whole DINOv3 ViT-B/16 (timm ``vit_base_patch16_dinov3``), as the paper
+describes ("a frozen DINOv3 encoder"); its final-norm patch tokens, register and class tokens
+dropped.
 
 Weights come from a local file (e.g. Meta's ``dinov3_vitb16_pretrain_lvd1689m-*.pth``, or a timm
 state dict); timm's DINOv3 key mapping is applied, then the keys must match exactly.
@@ -32,12 +34,12 @@ class OpticalTeacher(nn.Module):
     """Frozen teacher mapping optical images in [0, 1], (B, 3, H, W), to (B, N, D) patch tokens
     in row-major patch order (the order of the SAR encoder's patches)."""
 
-    def __init__(self, mode: Literal["full", "released"] = "full",
+    def __init__(self, mode: Literal["released", "full"] = "released",
                  model_name: str = "vit_base_patch16_dinov3", checkpoint: str | Path | None = None,
                  img_size: int = 224, allow_pickle: bool = False) -> None:
         super().__init__()
         if mode not in ("full", "released"):
-            raise ValueError(f"unknown teacher mode {mode!r}; use 'full' or 'released'")
+            raise ValueError(f"unknown teacher mode {mode!r}; use 'released' or 'full'")
         self.mode = mode
         self.model = timm.create_model(model_name, pretrained=False, img_size=img_size,
                                        num_classes=0)

@@ -19,15 +19,18 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from sargeo.units import INPUT_MEAN, INPUT_STD, normalize
+
+__all__ = ["IMAGE_SUFFIXES", "INPUT_MEAN", "INPUT_STD", "RELEASED_PAIRED_RATIO", "SAMPLINGS",
+           "BadImageError", "EpochSampler", "ResumableDataLoader", "SARImageIndex",
+           "normalize", "read_image", "released_mix", "to_tensor"]
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-#: what the encoder sees: images in [0, 1] (:func:`to_tensor`) as (x - INPUT_MEAN) / INPUT_STD,
-#: the released pretraining's normalisation; fine-tuning and probes take it from here
-INPUT_MEAN, INPUT_STD = 0.5, 0.5
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images as the pretrained encoder saw them (see :data:`INPUT_MEAN`)."""
-    return (x - INPUT_MEAN) / INPUT_STD
+#: how :class:`SARImageIndex` fills an epoch: every entry once, or the released paired mix
+SAMPLINGS = ("each", "released")
+RELEASED_PAIRED_RATIO = 0.7  #: share of paired samples per epoch in the released sampling
+# what the encoder sees, images in [0, 1] (:func:`to_tensor`) as (x - INPUT_MEAN) / INPUT_STD,
+# is defined in sargeo.units; fine-tuning and probes take it from here or there
 
 
 class BadImageError(ValueError):
@@ -88,6 +91,11 @@ class SARImageIndex(Dataset):
     (``"error"``). Images that fail to decode raise :class:`BadImageError` naming the file
     (``on_bad_image="error"``) or are replaced by the next entry with a counted warning
     (``"skip"``).
+
+    ``sampling`` says what one epoch holds: ``"each"`` (default) every entry once;
+    ``"released"`` the released ``MixedSARDataset`` mix (:func:`released_mix`): about
+    ``paired_ratio`` (0.7) of every epoch from entries with an optical partner, the rest from
+    entries without.
     """
 
     SAR_KEYS = ("sar", "sar_path", "sar_image", "image", "path")
@@ -95,12 +103,15 @@ class SARImageIndex(Dataset):
 
     def __init__(self, root: str | Path, index_files: Sequence[str] = ("paired.json",
                  "unpaired.json"), img_size: int = 224, in_chans: int = 3,
-                 on_missing: str = "skip", on_bad_image: str = "error") -> None:
+                 on_missing: str = "skip", on_bad_image: str = "error",
+                 sampling: str = "each", paired_ratio: float = RELEASED_PAIRED_RATIO) -> None:
         self.root = Path(root)
         self.img_size, self.in_chans = img_size, in_chans
         for name, value in (("on_missing", on_missing), ("on_bad_image", on_bad_image)):
             if value not in ("skip", "error"):
                 raise ValueError(f"{name} must be 'skip' or 'error', got {value!r}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
         self.on_bad_image = on_bad_image
         self.num_bad = 0
         self.entries: list[tuple[Path, Path | None]] = []
@@ -129,6 +140,10 @@ class SARImageIndex(Dataset):
         self.num_missing = len(missing)
         if not self.entries:
             raise ValueError(f"no usable images listed in the index files of {self.root}")
+        #: dataset index -> entry index
+        self.order = list(range(len(self.entries))) if sampling == "each" else released_mix(
+            [k for k, (_, opt) in enumerate(self.entries) if opt is not None],
+            [k for k, (_, opt) in enumerate(self.entries) if opt is None], paired_ratio)
 
     def _parse(self, index: Path) -> Iterator[tuple[Path, Path | None]]:
         try:
@@ -154,12 +169,13 @@ class SARImageIndex(Dataset):
                 raise ValueError(f"{index} entry {i} has an unknown form: {entry!r}")
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.order)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        start = self.order[i]
         for attempt in range(len(self.entries)):
             try:
-                return self._load((i + attempt) % len(self.entries))
+                return self._load((start + attempt) % len(self.entries))
             except BadImageError as err:
                 if self.on_bad_image == "error":
                     raise
@@ -177,6 +193,30 @@ class SARImageIndex(Dataset):
         if optical is not None:
             sample["optical"] = to_tensor(read_image(optical), 3, self.img_size)
         return sample
+
+
+def released_mix(paired: Sequence[int], unpaired: Sequence[int],
+                 paired_ratio: float = RELEASED_PAIRED_RATIO) -> list[int]:
+    """One epoch of the released SAR-1M sampling (``MixedSARDataset``), as a list of entries.
+
+    The epoch has ``int(len(paired) / paired_ratio)`` indices (``len(unpaired)`` when nothing
+    is paired); the first ``int(length * paired_ratio)`` take ``paired[i % len(paired)]``, the
+    others ``unpaired[j % len(unpaired)]`` for j = 0, 1, ... As released, the unpaired share
+    does not grow with the unpaired corpus: unpaired entries past that share are never drawn.
+    """
+    if not 0.0 < paired_ratio <= 1.0:
+        raise ValueError(f"paired_ratio must be in (0, 1], got {paired_ratio}")
+    if not paired:
+        return list(unpaired)
+    length = int(len(paired) / paired_ratio)
+    cutoff = int(length * paired_ratio)
+    if cutoff < length and not unpaired:
+        raise ValueError(f"sampling='released' with paired_ratio {paired_ratio} fills "
+                         f"{length - cutoff} of {length} indices per epoch with unpaired "
+                         "images, but the index lists none: add unpaired.json entries, use "
+                         "paired_ratio=1.0 or sampling='each'")
+    return [paired[i % len(paired)] for i in range(cutoff)] + [
+        unpaired[j % len(unpaired)] for j in range(length - cutoff)]
 
 
 class EpochSampler(Sampler[int]):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import lightning as L
 from torch.utils.data import ConcatDataset, Dataset
 
-from sargeo.pretrain.data import ResumableDataLoader, SARImageIndex
+from sargeo.pretrain.data import RELEASED_PAIRED_RATIO, ResumableDataLoader, SARImageIndex
 from sargeo.pretrain.scenes import SceneChips
 
 
@@ -25,6 +25,9 @@ class PretrainDataModule(L.LightningDataModule):
             ``error``.
         on_bad_image: ``error`` on an image that fails to decode (naming it) or ``skip`` it
             (counted warning; the next image takes its place).
+        sampling, paired_ratio: what an epoch of the index holds: ``each`` entry once, or the
+            ``released`` SAR-1M mix, about ``paired_ratio`` (0.7) paired samples
+            (:func:`sargeo.pretrain.data.released_mix`).
     """
 
     def __init__(self, data_root: str | None = None, scenes: Sequence[str] | None = None,
@@ -32,7 +35,8 @@ class PretrainDataModule(L.LightningDataModule):
                  img_size: int = 224, in_chans: int = 3, batch_size: int = 64,
                  num_workers: int = 0, seed: int = 0, scene_chips: int = 1000,
                  scene_glob: str = "*.tif", scene_optical: Sequence[str] | None = None,
-                 on_missing: str = "skip", on_bad_image: str = "error") -> None:
+                 on_missing: str = "skip", on_bad_image: str = "error",
+                 sampling: str = "each", paired_ratio: float = RELEASED_PAIRED_RATIO) -> None:
         super().__init__()
         if data_root is None and not scenes:
             raise ValueError("give data_root (SAR-1M index files) and/or scenes (GeoTIFFs)")
@@ -47,7 +51,8 @@ class PretrainDataModule(L.LightningDataModule):
         parts: list[Dataset] = []
         if hp.data_root is not None:
             parts.append(SARImageIndex(hp.data_root, hp.index_files, hp.img_size, hp.in_chans,
-                                       hp.on_missing, hp.on_bad_image))
+                                       hp.on_missing, hp.on_bad_image, hp.sampling,
+                                       hp.paired_ratio))
         if hp.scenes:
             parts.append(SceneChips(hp.scenes, hp.img_size, hp.scene_chips, hp.seed,
                                     hp.in_chans, glob=hp.scene_glob,

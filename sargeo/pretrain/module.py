@@ -21,7 +21,14 @@ from sargeo.models.speckle import SpeckleNoise
 from sargeo.models.teacher import OpticalTeacher
 from sargeo.models.vit import load_encoder_weights
 from sargeo.pretrain.data import INPUT_MEAN, INPUT_STD
-from sargeo.pretrain.schedules import LossSchedule, alignment_weight, warmup_cosine
+from sargeo.pretrain.schedules import (
+    LossSchedule,
+    alignment_weight,
+    optimizer_steps_per_epoch,
+    warmup_cosine,
+    warmup_from_epochs,
+    warmup_from_fraction,
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,17 +42,23 @@ class SARMAEPretrainModule(L.LightningModule):
         size: encoder size (``tiny``, ``small``, ``base``, ``large``).
         img_size, patch_size, in_chans: input geometry; the published models use 224, 16, 3
             (grayscale SAR repeated to three channels).
-        mask_ratio, decoder_dim, decoder_depth, decoder_heads, norm_pix_loss: MAE settings.
+        mask_ratio, decoder_dim, decoder_depth, decoder_heads, norm_pix_loss: MAE settings
+            (``norm_pix_loss`` off, as released; True is MAE's per-patch normalised target).
         mean, std: input normalisation applied after SARE noise, to input and target alike
             (0.5 / 0.5 as released).
         sare: inject speckle (``noise_*`` and ``noise_mode`` as in
             :class:`sargeo.models.speckle.SpeckleNoise`).
-        sarc: align to an optical teacher (``teacher_*``) on paired samples.
+        sarc: align to an optical teacher (``teacher_*``) on paired samples;
+            ``teacher_mode="released"`` (default) is the released patch-embedding teacher,
+            ``"full"`` the whole DINOv3 ViT (:class:`sargeo.models.teacher.OpticalTeacher`).
         mae_loss_weight, alignment_loss_weight, loss_schedule: total loss
             ``mae_loss_weight * MAE + w(t) * alignment`` with ``w`` from ``loss_schedule``.
         sar_w: weight the reconstruction loss by backscatter power (needs ``power`` in batches).
         lr: absolute peak learning rate (the published 1e-4 is absolute, at batch 4096); if
             None, ``blr * effective_batch / 256`` (linear scaling).
+        warmup_epochs: linear warm-up over this many epochs of real optimizer steps (batches
+            per epoch / gradient accumulation), at most the whole run; ``warmup_fraction``, if
+            set, replaces it with this share of all optimizer steps.
         init_checkpoint: MAE/SARMAE checkpoint for the encoder (e.g. mae_pretrain_vit_base.pth),
             or a weights name such as ``torchgeo:ViTBase16_Weights.SENTINEL1_GRD_MAE``.
     """
@@ -57,7 +70,7 @@ class SARMAEPretrainModule(L.LightningModule):
                  sare: bool = True, noise_ratio: float = 0.5, noise_min: float = 0.0,
                  noise_max: float = 0.7, random_noise: bool = True, noise_level: float = 0.3,
                  noise_mode: Literal["released", "gamma"] = "released",
-                 sarc: bool = False, teacher_mode: Literal["full", "released"] = "full",
+                 sarc: bool = False, teacher_mode: Literal["released", "full"] = "released",
                  teacher_model: str = "vit_base_patch16_dinov3",
                  teacher_checkpoint: str | None = None,
                  mae_loss_weight: float = 1.0, alignment_loss_weight: float = 0.8,
@@ -66,7 +79,7 @@ class SARMAEPretrainModule(L.LightningModule):
                  lr: float | None = None, blr: float = 1.5e-4, weight_decay: float = 0.05,
                  betas: tuple[float, float] = (0.9, 0.95), warmup_epochs: float = 1.0,
                  min_lr: float = 0.0, init_checkpoint: str | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, warmup_fraction: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.teacher: OpticalTeacher | None = None
@@ -99,14 +112,28 @@ class SARMAEPretrainModule(L.LightningModule):
         self._generator: torch.Generator | None = None
 
     # -- helpers -------------------------------------------------------------------------------
-    def _rng(self) -> torch.Generator:
-        """CPU generator for noise and masks, reseeded from (seed, global step, rank), so a
-        resumed run draws exactly what an uninterrupted one would."""
+    def _rng(self, batch_idx: int = 0) -> torch.Generator:
+        """CPU generator for noise and masks, reseeded for each micro-batch from (seed, global
+        step, rank, micro-batch within the step), so a resumed run draws exactly what an
+        uninterrupted one would and the micro-batches of an accumulated step draw their own.
+
+        ``batch_idx % accumulate_grad_batches`` is the micro-batch's place in its optimizer
+        step (Lightning steps every ``accumulate`` batches of an epoch and at its end); without
+        accumulation it is 0 and the seeds are those of earlier sargeo versions. torch's CPU
+        generator keeps 32 bits of a seed, so micro-batch ``m`` shifts it by
+        ``m * 2**32 // accumulate``: no two micro-batches of a run share a seed before step
+        ``2**32 / (101 * accumulate)`` (42 million / accumulate) with up to 100 ranks. Draws
+        happen on the CPU and are moved to the model's device
+        (:func:`sargeo.models.mae.random_masking`), so CPU and GPU runs draw the same.
+        """
         if self._generator is None:
             self._generator = torch.Generator()
+        accumulate = max(1, self._trainer.accumulate_grad_batches if self._trainer is not None
+                         else 1)
+        micro = batch_idx % accumulate
         self._generator.manual_seed(
-            (self.hparams.seed * 1_000_003 + self.global_step * 101 + self.global_rank)
-            % 2**63)
+            (self.hparams.seed * 1_000_003 + self.global_step * 101 + self.global_rank
+             + micro * (2**32 // accumulate)) % 2**63)
         return self._generator
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -155,8 +182,8 @@ class SARMAEPretrainModule(L.LightningModule):
         if clean.shape[1] != self.hparams.in_chans:
             raise ValueError(f"batch has {clean.shape[1]} image channels, the model expects "
                              f"{self.hparams.in_chans} (in_chans)")
-        noisy, noised = (clean, torch.zeros(len(clean), dtype=torch.bool)) if self.noise is None \
-            else self.noise(clean, generator)
+        noisy, noised = (clean, torch.zeros(len(clean), dtype=torch.bool, device=clean.device)
+                         ) if self.noise is None else self.noise(clean, generator)
         teacher_tokens = paired = None
         if self.teacher is not None and "optical" in batch:
             paired = batch.get("paired", torch.ones(len(clean), dtype=torch.bool)).bool()
@@ -177,7 +204,7 @@ class SARMAEPretrainModule(L.LightningModule):
                 "align_weight": torch.tensor(w), "noised": noised.float().mean()}
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        losses = self.compute_losses(batch, self._rng())
+        losses = self.compute_losses(batch, self._rng(batch_idx))
         if not torch.isfinite(losses["loss"]):
             names = batch.get("path")
             raise NonFiniteLossError(
@@ -208,13 +235,25 @@ class SARMAEPretrainModule(L.LightningModule):
                                        {"params": no_decay, "weight_decay": 0.0}],
                                       lr=lr, betas=tuple(hp.betas))
         total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
-        warmup = int(hp.warmup_epochs * per_epoch)
+        warmup = self.warmup_steps(total)
         min_ratio = hp.min_lr / lr if lr > 0 else 0.0
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, total, warmup, min_ratio))
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def warmup_steps(self, total: int) -> int:
+        """Warm-up length in optimizer steps for a run of ``total`` steps (see
+        ``warmup_epochs`` and ``warmup_fraction``)."""
+        hp = self.hparams
+        if hp.warmup_fraction is not None:
+            return warmup_from_fraction(hp.warmup_fraction, total)
+        trainer = self.trainer
+        if trainer.train_dataloader is None:  # Lightning loads it early only with max_epochs
+            trainer.fit_loop.setup_data()
+        per_epoch = optimizer_steps_per_epoch(trainer.num_training_batches,
+                                              trainer.accumulate_grad_batches)
+        return warmup_from_epochs(hp.warmup_epochs, per_epoch, total)
 
     def _batch_size(self) -> int:
         dm = getattr(self.trainer, "datamodule", None)

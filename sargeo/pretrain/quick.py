@@ -17,7 +17,8 @@ def fit_quick(module: Any, dataset: Any, *, steps: int, batch_size: int, seed: i
               precision: str = "32-true") -> list[tuple[int, float]]:
     """Train ``module`` (a :class:`~sargeo.pretrain.module.SARMAEPretrainModule`) for ``steps``
     batches of ``dataset`` on the CPU; returns ``(global step, loss)`` after each batch.
-    ``max_epochs`` feeds the module's schedule (``-1``: warm-up as a share of all steps);
+    ``max_epochs`` bounds the run beside ``steps`` (``-1``: no bound); the warm-up is the
+    module's (``warmup_epochs`` of real optimizer steps, or ``warmup_fraction`` of ``steps``);
     ``precision`` is Lightning's (``"bf16-mixed"``: 1.4x on CPUs with AVX512-BF16)."""
     import lightning as L
 

@@ -1,6 +1,7 @@
 """Pretraining chips drawn straight from Sentinel-1 GeoTIFF scenes with torchgeo random geo
 sampling: no pre-tiling. Chips are fixed per (seed, count) so that runs are reproducible and
-resumable; linear backscatter becomes dB, then [0, 1] over a fixed dB range."""
+resumable; linear backscatter becomes dB, then [0, 1] over a fixed dB range, nodata the bottom of
+that range (:mod:`sargeo.units`)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-#: dB range mapped to [0, 1]: covers calm water (-30 dB) to bright land and ships (+5 dB)
-DB_RANGE = (-30.0, 5.0)
+from sargeo.units import DB_RANGE, power_to_unit
 
-
-def power_to_unit(power: torch.Tensor, db_range: tuple[float, float] = DB_RANGE
-                  ) -> torch.Tensor:
-    """Linear backscatter -> dB -> [0, 1]; nodata (NaN, <= 0) becomes 0."""
-    lo, hi = db_range
-    valid = torch.isfinite(power) & (power > 0)
-    db = 10.0 * torch.log10(torch.where(valid, power, torch.ones_like(power)))
-    unit = ((db - lo) / (hi - lo)).clamp(0.0, 1.0)
-    return torch.where(valid, unit, torch.zeros_like(unit))
+__all__ = ["DB_RANGE", "SceneChips", "power_to_unit", "random_chip_queries"]
 
 
 def random_chip_queries(dataset: Any, size: int, length: int, seed: int) -> list[tuple]:

@@ -20,6 +20,33 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_ratio: flo
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def optimizer_steps_per_epoch(batches: float, accumulate: int = 1) -> float:
+    """Optimizer steps in an epoch of ``batches`` batches with gradient accumulation:
+    ``ceil(batches / accumulate)`` (Lightning also steps on a last, partial window); infinite
+    for a loader without a length."""
+    if math.isinf(batches):
+        return math.inf
+    return math.ceil(batches / max(1, accumulate))
+
+
+def warmup_from_epochs(warmup_epochs: float, steps_per_epoch: float, total_steps: int) -> int:
+    """Warm-up steps for ``warmup_epochs`` epochs of ``steps_per_epoch`` optimizer steps, at
+    most ``total_steps`` (a run shorter than its warm-up warms up all along)."""
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+    if math.isinf(steps_per_epoch):
+        raise ValueError("warm-up in epochs needs a training loader with a length (an "
+                         "iterable one has no epochs): set warmup_fraction instead")
+    return min(total_steps, int(warmup_epochs * steps_per_epoch))
+
+
+def warmup_from_fraction(fraction: float, total_steps: int) -> int:
+    """Warm-up steps as a share ``fraction`` in [0, 1] of all ``total_steps``."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1], got {fraction}")
+    return int(fraction * total_steps)
+
+
 def alignment_weight(progress: float, base_weight: float, schedule: LossSchedule = "released"
                      ) -> float:
     """SARC alignment weight ``w(t)`` at training progress ``t`` = epoch / epochs in [0, 1].

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sargeo.models.mae import (
@@ -90,3 +91,41 @@ def test_masked_pixels_cannot_leak_into_the_encoder():
     changed[mask.bool()] = 5.0  # overwrite every masked patch
     latent2 = model.forward_encoder(unpatchify(changed, 16, 3, (4, 4)), ids_keep)
     torch.testing.assert_close(latent, latent2)
+
+
+def strict_rand(real):
+    """``torch.rand`` with the check a CUDA draw makes: the generator must live on the device
+    drawn on (torch skips that check for 'meta', the stand-in for a GPU here)."""
+
+    def rand(*size, generator=None, device=None, **kwargs):
+        want = torch.device("cpu" if device is None else device)
+        if generator is not None and generator.device.type != want.type:
+            raise RuntimeError(f"Expected a '{want.type}' device type for generator but found "
+                               f"'{generator.device.type}'")
+        return real(*size, generator=generator, device=device, **kwargs)
+
+    return rand
+
+
+def test_masks_for_another_device_are_drawn_on_the_generators_device(monkeypatch):
+    monkeypatch.setattr(torch, "rand", strict_rand(torch.rand))
+    g = torch.Generator().manual_seed(0)  # a CPU generator, as the LightningModule builds
+    with pytest.raises(RuntimeError, match="Expected a 'meta' device type for generator"):
+        torch.rand(2, device="meta", generator=g)  # the mismatch a GPU run would hit
+    ids_keep, ids_restore, mask = random_masking(4, 16, 0.75, torch.device("meta"), g)
+    assert {t.device.type for t in (ids_keep, ids_restore, mask)} == {"meta"}
+    assert ids_keep.shape == (4, 4) and mask.shape == (4, 16)
+    model = tiny().to("meta")  # the whole forward of a model on another device
+    out = model(torch.empty(2, 3, 64, 64, device="meta"), generator=g)
+    assert out.loss.device.type == "meta" and out.mask.shape == (2, 16)
+
+
+def test_reconstruction_targets_are_raw_pixels_by_default_as_released():
+    model = tiny(decoder_depth=1)
+    images = torch.rand(2, 3, 64, 64) * 4 + 3  # per-patch normalisation would change these
+    out = model(images, generator=torch.Generator().manual_seed(0))
+    target = patchify(images, 16)
+    raw = (((out.pred - target) ** 2).mean(-1) * out.mask).sum() / out.mask.sum()
+    torch.testing.assert_close(out.loss_mae, raw)
+    assert not model.norm_pix_loss and tiny(norm_pix_loss=True).norm_pix_loss  # opt-in
+    assert float(masked_reconstruction_loss(target, target, out.mask)) == 0.0

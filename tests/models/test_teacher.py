@@ -42,3 +42,12 @@ def test_teacher_weights_round_trip_and_mismatches_are_named(tmp_path):
         OpticalTeacher("full", SMALL, checkpoint=tmp_path / "partial.pth", img_size=64)
     with pytest.raises(ValueError, match="unknown teacher mode 'rgb'"):
         OpticalTeacher("rgb", SMALL)
+
+
+def test_the_default_teacher_is_the_released_one():
+    teacher = OpticalTeacher(model_name=SMALL, img_size=64)
+    assert teacher.mode == "released"
+    x = torch.rand(1, 3, 64, 64)
+    normed = (x - teacher.mean) / teacher.std
+    patch_tokens = teacher.model.patch_embed.proj(normed).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(teacher(x), teacher.model.norm(patch_tokens))  # no blocks

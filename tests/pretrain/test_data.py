@@ -11,7 +11,13 @@ import torch
 from PIL import Image
 from rasterio.transform import from_origin
 
-from sargeo.pretrain.data import BadImageError, EpochSampler, SARImageIndex, read_image
+from sargeo.pretrain.data import (
+    BadImageError,
+    EpochSampler,
+    SARImageIndex,
+    read_image,
+    released_mix,
+)
 from sargeo.pretrain.datamodule import PretrainDataModule
 from sargeo.pretrain.scenes import SceneChips, power_to_unit
 
@@ -168,3 +174,27 @@ def test_scene_chips_pair_with_co_registered_optical_rasters(tmp_path):
                            transform=from_origin(600_000.0, 5_600_000.0, 20.0, 20.0)) as dst:
             dst.write(rgb[:, :10, :10])
         SceneChips(tmp_path / "sar", size=32, length=2, optical=far)
+
+
+def test_released_sampling_makes_about_70_percent_of_an_epoch_paired(tmp_path):
+    make_index(tmp_path, n_paired=7, n_unpaired=5)
+    assert len(SARImageIndex(tmp_path, img_size=16)) == 12  # default: every entry once
+    ds = SARImageIndex(tmp_path, img_size=16, sampling="released")
+    assert len(ds) == 10  # int(7 / 0.7)
+    samples = [ds[i] for i in range(len(ds))]
+    assert [s["paired"] for s in samples] == [True] * 7 + [False] * 3
+    names = [s["path"].rsplit("/", 1)[-1] for s in samples]
+    assert names == [f"p{i}.png" for i in range(7)] + ["u0.png", "u1.png", "u2.png"]
+    assert released_mix([0, 1, 2], [3, 4], 0.7) == [0, 1, 3, 4]  # int(3 / .7) = 4, int(2.8) = 2
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        SARImageIndex(tmp_path, sampling="mixed")
+    with pytest.raises(ValueError, match="index lists none"):
+        released_mix([0, 1, 2], [], 0.7)
+
+
+def test_datamodule_offers_the_released_sampling(tmp_path):
+    make_index(tmp_path, n_paired=7, n_unpaired=5)
+    dm = PretrainDataModule(str(tmp_path), img_size=16, batch_size=2, sampling="released")
+    dm.setup()
+    assert len(dm.dataset) == 10 and dm.dataset.order[7:] == [7, 8, 9]
+

@@ -221,3 +221,94 @@ def test_initial_weights_follow_the_seed_not_the_global_rng():
     other = build(4)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_a_module_on_another_device_draws_masks_with_its_cpu_generator(monkeypatch):
+    from tests.models.test_mae import strict_rand
+
+    monkeypatch.setattr(torch, "rand", strict_rand(torch.rand))
+    module = tiny_module(sare=False).to("meta")  # 'meta' stands in for a GPU
+    losses = module.compute_losses({"image": torch.empty(2, 3, 32, 32, device="meta")},
+                                   module._rng(0))
+    assert module._rng(0).device.type == "cpu"
+    assert losses["loss"].device.type == "meta" and losses["noised"].device.type == "meta"
+
+
+def record_masks(module) -> list[torch.Tensor]:
+    """The mask of every forward of ``module``'s SARMAE, in order."""
+    masks: list[torch.Tensor] = []
+    module.model.register_forward_hook(lambda m, i, out: masks.append(out.mask.clone()))
+    return masks
+
+
+def test_micro_batches_of_one_accumulated_step_draw_their_own_masks(tmp_path):
+    module = tiny_module()
+    masks = record_masks(module)
+    trainer(2, tmp_path, accumulate_grad_batches=2).fit(module, datamodule=TinyData())
+    assert len(masks) == 4  # two optimizer steps of two micro-batches
+    assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[2], masks[3])
+    assert not torch.equal(masks[0], masks[2])  # and each step its own
+    again = tiny_module()
+    rerun = record_masks(again)
+    trainer(2, tmp_path / "again", accumulate_grad_batches=2).fit(again, datamodule=TinyData())
+    assert all(torch.equal(a, b) for a, b in zip(masks, rerun, strict=True))
+
+
+def test_without_accumulation_the_draws_are_those_of_earlier_versions():
+    module = tiny_module(seed=3)  # no trainer: no accumulation
+    assert module._rng(5).initial_seed() == 3 * 1_000_003  # seed, step 0, rank 0, micro 0
+
+
+@pytest.mark.slow
+def test_resume_with_gradient_accumulation_continues_bit_for_bit(tmp_path, recorder):
+    from tests.pretrain.conftest import LossRecorder
+
+    trainer(5, tmp_path / "a", recorder, every=2, accumulate_grad_batches=2).fit(
+        tiny_module(), datamodule=TinyData())
+    resumed = LossRecorder()
+    trainer(5, tmp_path / "b", resumed, accumulate_grad_batches=2).fit(
+        tiny_module(), datamodule=TinyData(), ckpt_path=tmp_path / "a" / "step=2.ckpt")
+    assert resumed.losses == recorder.losses[4:]  # micro-batches 4..9, to the last bit
+
+
+class WarmupProbe(__import__("lightning").Callback):
+    """Reads the LR multiplier of the first steps from the scheduler, then stops the run."""
+
+    def __init__(self) -> None:
+        self.factors: list[float] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        scheduler = trainer.lr_scheduler_configs[0].scheduler
+        self.factors = [scheduler.lr_lambdas[0](step) for step in range(12)]
+        trainer.should_stop = True
+
+
+@pytest.mark.parametrize("max_epochs, accumulate, warmup", [(1000, 1, 8), (1000, 2, 4),
+                                                            (-1, 1, 8)])
+def test_warmup_lasts_one_real_epoch_in_step_limited_runs(tmp_path, max_epochs, accumulate,
+                                                          warmup):
+    """max_steps 200 with max_epochs 1000 (the demo, Table 1): 64 images in batches of 8 give 8
+    batches per epoch, so a warm-up of one epoch is 8 optimizer steps (4 with accumulation 2),
+    not 200 // 1000 -> 1."""
+    probe = WarmupProbe()
+    trainer(200, tmp_path, probe, max_epochs=max_epochs, accumulate_grad_batches=accumulate
+            ).fit(tiny_module(warmup_epochs=1.0), datamodule=TinyData(batch_size=8, n=64))
+    assert probe.factors[:warmup] == [step / warmup for step in range(warmup)]
+    assert probe.factors[warmup] == 1.0 and probe.factors[warmup + 1] < 1.0
+
+
+def test_warmup_is_capped_by_the_run_and_can_be_a_share_of_it(tmp_path):
+    module = tiny_module(warmup_epochs=100.0)  # 800 steps of warm-up asked, 20 in the run
+    probe = WarmupProbe()
+    trainer(20, tmp_path, probe).fit(module, datamodule=TinyData(batch_size=8, n=64))
+    assert module.warmup_steps(20) == 20 and probe.factors[10] == 0.5
+    share = tiny_module(warmup_fraction=0.05)
+    trainer(200, tmp_path, WarmupProbe(), max_epochs=-1).fit(share, datamodule=TinyData())
+    assert share.warmup_steps(200) == 10
+
+
+def test_defaults_are_the_released_ones():
+    module = tiny_module(sarc=True, teacher_model="vit_small_patch16_dinov3", img_size=64,
+                         patch_size=16)
+    assert module.teacher is not None and module.teacher.mode == "released"
+    assert module.hparams.norm_pix_loss is False and module.model.norm_pix_loss is False
