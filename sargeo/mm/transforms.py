@@ -24,9 +24,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
-from sargeo.units import DB_MEAN, DB_STD, NODATA_NORMALIZED
-
-from sargeo.units import Units
+from sargeo.units import DB_MEAN, DB_STD, NODATA_NORMALIZED, Units
 
 
 def normalize_sar(img: np.ndarray, *, to_db: bool = True, mean: Sequence[float] = (DB_MEAN,),
