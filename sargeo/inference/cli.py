@@ -49,6 +49,9 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IoU above which detections of a class are merged (default 0.5)")
     parser.add_argument("--bands", type=int, nargs="+", metavar="N",
                         help="1-based bands to read (default: all)")
+    parser.add_argument("--report", action="store_true",
+                        help="also write NAME.html beside the detections: quick-look, counts, "
+                        "timings, score histogram and the table of detections (self-contained)")
     parser.add_argument("--units", metavar="UNITS",
                         help="what the scenes hold when their metadata does not say it (it is "
                         "never guessed from the values): " + UNITS_HELP + "; converted to "
@@ -75,6 +78,14 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write per-class probabilities (segmentation) as a COG")
     parser.add_argument("--keep-going", action="store_true",
                         help="go on with the other scenes when one fails (exit status 1)")
+    sea = parser.add_argument_group("sea and land (detection; land data: roaring-landmask's "
+                                    "OpenStreetMap polygons, (c) OpenStreetMap contributors)")
+    sea.add_argument("--sea-only", action="store_true",
+                     help="never read windows wholly on land, drop detections whose centre is "
+                     "on land, add distance_to_shore_m (loading the land data takes 10-20 s, once)")
+    sea.add_argument("--land-buffer-m", type=float, default=500.0, metavar="M",
+                     help="--sea-only: a window is skipped only when no sea lies within M "
+                     "metres of it (default 500)")
 
 
 def default_device() -> str:
@@ -128,8 +139,16 @@ def run_infer(args: argparse.Namespace) -> int:
             args.scenes, predictor, args.out, tile=args.tile, overlap=args.overlap,
             batch_size=args.batch_size, score_thr=args.score_thr, nms_iou=args.nms_iou,
             bands=args.bands, overwrite=args.overwrite, resume=args.resume,
-            preview=args.preview, progress=not args.quiet, geojson=args.geojson,
-            save_probs=args.probs, keep_going=args.keep_going, units=units, nodata=nodata)
+            preview=args.preview or args.report, progress=not args.quiet, geojson=args.geojson,
+            save_probs=args.probs, keep_going=args.keep_going, units=units, nodata=nodata,
+            sea_only=args.sea_only, land_buffer_m=args.land_buffer_m)
+        if args.report:
+            from sargeo.inference.report import report_for
+
+            for r in results:
+                page = report_for(r)
+                if page is not None:
+                    r.outputs["report"] = page
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -147,6 +166,9 @@ def run_infer(args: argparse.Namespace) -> int:
                 print(f"  {r.scene.name}: skipped, {main} exists")
             else:
                 extra = f", resumed after {r.n_resumed} window(s)" if r.n_resumed else ""
+                if r.land:
+                    extra += (f", {r.land['windows_skipped_land']} window(s) on land skipped, "
+                              f"{r.land['detections_dropped_land']} detection(s) on land dropped")
                 print(f"  {r.scene.name}: {what} in {r.n_windows} window(s) "
                       f"({r.n_nodata} nodata-only){extra}, {r.seconds:.1f} s -> "
                       + ", ".join(str(p) for p in r.outputs.values()))
