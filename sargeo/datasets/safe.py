@@ -45,6 +45,7 @@ import threading
 import warnings
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,9 @@ class Sentinel1Product:
         path: the product.
         georeferencing: ``"tps"`` (thin-plate spline through the tie points, exact at them) or
             ``"polynomial"`` (least squares of ``polynomial_order``, 1 to 3).
+        parallel: read and calibrate the polarisations of a window at once, one thread each
+            (GDAL and numpy release the GIL; each thread keeps its own measurement handle, so
+            its block cache): faster with free cores, the same values.
 
     Attributes:
         path, name: as given; the product name (``S1A_IW_GRDH_...``).
@@ -191,7 +195,7 @@ class Sentinel1Product:
     """
 
     def __init__(self, path: str | Path, *, georeferencing: str = "tps",
-                 polynomial_order: int = 2) -> None:
+                 polynomial_order: int = 2, parallel: bool = False) -> None:
         if georeferencing not in ("tps", "polynomial"):
             raise ValueError(f"georeferencing must be 'tps' or 'polynomial', got "
                              f"{georeferencing!r}")
@@ -224,6 +228,8 @@ class Sentinel1Product:
             raise ProductError(f"{self.files[self.polarisations[0]].annotation}: its "
                                f"geolocation grid cannot be fitted ({error_text(err)}); "
                                f"{REDOWNLOAD}") from err
+        self.parallel = parallel
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._local = threading.local()
         self._handles: list[Any] = []
         self._lock = threading.Lock()
@@ -326,7 +332,12 @@ class Sentinel1Product:
         return handles[pol]
 
     def close(self) -> None:
-        """Close every measurement dataset opened so far (reading reopens them)."""
+        """Close every measurement dataset opened so far and the reading threads (reading
+        again reopens them)."""
+        with self._lock:
+            pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.shutdown(wait=True)
         with self._lock:
             for src in self._handles:
                 src.close()
@@ -405,30 +416,48 @@ class Sentinel1Product:
         pols = self.polarisations if polarisations is None else tuple(
             self._polarisation(p) for p in polarisations)
         win = _as_window(window, *self.shape)
-        rows, cols = win.toranges()
         out = np.empty((len(pols), win.height, win.width), dtype=np.float32)
-        for k, pol in enumerate(pols):
-            try:
-                dn = self._dataset(pol).read(1, window=win)
-            except rasterio.errors.RasterioError as err:
-                raise ProductError(f"cannot read {win} of {self.files[pol].measurement} "
-                                   f"({error_text(err)}); {REDOWNLOAD}") from err
-            value = out[k]
-            np.copyto(value, dn, casting="unsafe")
-            if quantity != "dn":
-                np.multiply(value, value, out=value)
-                subtract = denoise and not self.annotations[pol].noise_removed
-                if subtract:
-                    value -= self.noises[pol].window(rows, cols)
-                a = self.calibrations[pol].tables[quantity].window(rows, cols)
-                np.multiply(a, a, out=a)
-                value /= a
-                if subtract and floor is None:
-                    value[value <= 0] = np.nan
-                elif subtract:
-                    np.maximum(value, np.float32(floor), out=value)
-            value[dn == 0] = np.nan
+        args = (win, quantity, denoise, floor)
+        if self.parallel and len(pols) > 1:
+            jobs = [self._pool(pol).submit(self._read_into, out[k], pol, *args)
+                    for k, pol in enumerate(pols)]
+            for job in jobs:
+                job.result()  # re-raises a ProductError of its thread
+        else:
+            for k, pol in enumerate(pols):
+                self._read_into(out[k], pol, *args)
         return out
+
+    def _pool(self, pol: str) -> ThreadPoolExecutor:
+        """The one thread that reads ``pol`` (so it keeps reusing its dataset's cache)."""
+        with self._lock:
+            if pol not in self._pools:
+                self._pools[pol] = ThreadPoolExecutor(1, thread_name_prefix=f"safe-{pol}")
+            return self._pools[pol]
+
+    def _read_into(self, value: np.ndarray, pol: str, win: Window, quantity: str,
+                   denoise: bool, floor: float | None) -> None:
+        """One polarisation of :meth:`read`, written into ``value`` (h, w)."""
+        rows, cols = win.toranges()
+        try:
+            dn = self._dataset(pol).read(1, window=win)
+        except rasterio.errors.RasterioError as err:
+            raise ProductError(f"cannot read {win} of {self.files[pol].measurement} "
+                               f"({error_text(err)}); {REDOWNLOAD}") from err
+        np.copyto(value, dn, casting="unsafe")
+        if quantity != "dn":
+            np.multiply(value, value, out=value)
+            subtract = denoise and not self.annotations[pol].noise_removed
+            if subtract:
+                value -= self.noises[pol].window(rows, cols)
+            a = self.calibrations[pol].tables[quantity].window(rows, cols)
+            np.multiply(a, a, out=a)
+            value /= a
+            if subtract and floor is None:
+                value[value <= 0] = np.nan
+            elif subtract:
+                np.maximum(value, np.float32(floor), out=value)
+        value[dn == 0] = np.nan
 
     # -- georeferencing -------------------------------------------------------------------
     @property

@@ -42,10 +42,14 @@ def test_json_holds_every_configuration_and_the_goal(run):
         assert len(row["rounds"]) == 2 and row["mpx_per_s"] > 0
         assert row["vs_geotiff_deflate"] > 0 and row["vs_geotiff_raw"] > 0
         assert (row["open_seconds"] is None) == config.startswith("geotiff")
+    assert len(perf.CONFIGS) == 7
     goal = result["goal"]
     assert goal["target"] == 0.8 and goal["safe_zip_vs_geotiff_deflate_grid"] == pytest.approx(
         rows["safe_zip", "grid"]["mpx_per_s"] / rows["geotiff_deflate", "grid"]["mpx_per_s"])
     assert goal["met"] == (goal["safe_zip_vs_geotiff_deflate_grid"] >= 0.8)
+    assert goal["two_threads_grid"] == pytest.approx(
+        rows["safe_zip_parallel", "grid"]["mpx_per_s"]
+        / rows["geotiff_deflate_threads", "grid"]["mpx_per_s"])
     assert result["xarray_sentinel"] == {"skipped": "--skip-xarray-sentinel"}
     assert result["decision"] == ("sargeo's own parser (xarray-sentinel not measured here: "
                                   "--skip-xarray-sentinel)")

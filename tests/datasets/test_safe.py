@@ -172,6 +172,19 @@ def test_zip_and_folder_give_identical_values(safe_products):
                                       folder.read(quantity="gamma0", denoise=False))
 
 
+def test_parallel_reading_gives_the_same_values(safe_products):
+    import threading
+
+    with Sentinel1Product(safe_products[1].zip, parallel=True) as threaded, \
+            Sentinel1Product(safe_products[1].zip) as serial:
+        for window in (((0, 300), (0, 700)), ((300, 600), (0, 700)), ((10, 20), (5, 1570))):
+            np.testing.assert_array_equal(threaded.read(window), serial.read(window))
+        assert sorted(threaded._pools) == ["VH", "VV"]  # one thread per polarisation
+        names = {t.name for t in threading.enumerate()}
+        assert any(n.startswith("safe-VV") for n in names)
+    assert not any(t.name.startswith("safe-V") for t in threading.enumerate())  # closed
+
+
 def test_manifest_path_opens_the_folder(safe_products):
     built = safe_products[0]
     product = Sentinel1Product(built.folder / "manifest.safe")

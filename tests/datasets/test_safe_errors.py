@@ -166,10 +166,11 @@ def test_slc_products_are_refused(product):
         Sentinel1Product(product)
 
 
-def test_truncated_measurement_fails_on_read_with_gdal_text(product):
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_truncated_measurement_fails_on_read_with_gdal_text(product, parallel):
     path = one(product, "measurement/*-vh-*.tiff")
     path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    with Sentinel1Product(product) as opened:
+    with Sentinel1Product(product, parallel=parallel) as opened:
         opened.read(((0, 64), (0, 64)))  # the first half is intact
         with pytest.raises(ProductError, match=re.escape(f"cannot read Window(col_off=0, "
                                                          f"row_off=1100, width=64, height=64) "
