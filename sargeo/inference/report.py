@@ -30,7 +30,7 @@ table { border-collapse: collapse; font-size: 0.85em; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 th { background: #eee; } td.text { text-align: left; }
 .facts td:first-child { text-align: left; font-weight: bold; }
-img.quicklook { max-width: 100%; border: 1px solid #999; }
+img.quicklook { max-width: min(100%, 960px); border: 1px solid #999; }
 """
 
 
