@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ from sargeo.inference.writers import (
     write_geojson,
     write_gpkg,
 )
+from sargeo.landmask import plan_sea_only
 from sargeo.units import UNITS_TAG
 
 SCENE_SUFFIXES = (".tif", ".tiff")
@@ -91,6 +93,7 @@ class InferenceResult:
     n_nodata: int = 0  #: nodata-only windows skipped by this call
     n_resumed: int = 0  #: windows done by an interrupted earlier run
     n_objects: int | None = None  #: detections written (detection tasks)
+    land: dict[str, int] = field(default_factory=dict)  #: --sea-only counts (windows, detections)
     seconds: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -269,7 +272,8 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                   overwrite: bool = False, resume: bool = False,
                   preview: str | Path | bool | None = None, progress: bool = True,
                   geojson: bool = False, save_probs: bool = False, prefetch: int = 2,
-                  units: Any = None, nodata: float | str | None = None) -> InferenceResult:
+                  units: Any = None, nodata: float | str | None = None,
+                  sea_only: bool = False, land_buffer_m: float = 500.0) -> InferenceResult:
     """Run ``predictor`` over a whole scene and write its georeferenced outputs.
 
     Args:
@@ -296,6 +300,7 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
         units: what the scene holds (``--units``: ``sigma0-db``, :class:`sargeo.units.Units`),
             when its metadata does not say it (:mod:`sargeo.inference.inputs`).
         nodata: the nodata value (replacing the file's), or ``"none"``: zeros are data too.
+        sea_only, land_buffer_m: detection at sea only (:class:`sargeo.landmask.SeaFilter`).
 
     Returns:
         An :class:`InferenceResult`.
@@ -331,7 +336,7 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                        overlap=overlap, batch_size=batch_size, score_thr=score_thr,
                        nms_iou=nms_iou, bands=bands, overwrite=overwrite, resume=resume,
                        progress=progress, save_probs=save_probs, prefetch=prefetch,
-                       units=units, nodata=nodata)
+                       units=units, nodata=nodata, sea=land_buffer_m if sea_only else None)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -350,7 +355,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
                    main_key: str, result: InferenceResult, *, tile: int | None,
                    overlap: int | None, batch_size: int, score_thr: float, nms_iou: float,
                    bands: Sequence[int] | None, overwrite: bool, resume: bool, progress: bool,
-                   save_probs: bool, prefetch: int, units: Any, nodata: Any) -> None:
+                   save_probs: bool, prefetch: int, units: Any, nodata: Any, sea: Any) -> None:
     task = predictor.task
     info = open_scene(scene, in_channels=predictor.in_channels, bands=bands, units=units,
                       nodata=nodata)
@@ -372,13 +377,14 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
         meta.update(block=BLOCK, probs=bool(save_probs))
     else:
         meta.update(score_thr=float(score_thr))
+    sea, windows = plan_sea_only(info, task, sea, windows, meta, result)  # windows at sea
     main.parent.mkdir(parents=True, exist_ok=True)
     with naming_errors(main.parent / f".{main.name}.partial"):
         journal = Journal(main, meta, resume=resume)
     prepare = getattr(predictor, "prepare", None)
     if callable(prepare):
         prepare(info)
-    run = _run_segmentation if task == "segmentation" else _run_detection
+    run = _run_segmentation if task == "segmentation" else partial(_run_detection, sea=sea)
     try:
         run(info, predictor, windows, journal, paths, result, tile=tile, overlap=int(overlap),
             batch_size=batch_size, score_thr=score_thr, nms_iou=nms_iou, progress=progress,
@@ -398,7 +404,7 @@ def _warn_nodata(info: SceneInfo, result: InferenceResult, what: str) -> None:
 def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
                    paths: dict[str, Path], result: InferenceResult, *, tile: int, overlap: int,
                    batch_size: int, score_thr: float, nms_iou: float, progress: bool,
-                   prefetch: int, overwrite: bool, to_units: Any) -> None:
+                   prefetch: int, overwrite: bool, to_units: Any, sea: Any = None) -> None:
     rotated = predictor.task == "rotated_detection"
     parts, start, counts = (journal.load_detections(rotated) if journal.resumed
                             else ([], 0, {}))
@@ -432,10 +438,11 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
         writer.close(raise_errors=ok)
     merged = merge_detections(Detections.concat(parts, rotated), iou_thr=nms_iou,
                               interiors=window_interiors(windows, info.height, info.width))
+    merged, extra, land_meta = sea.keep_at_sea(merged) if sea else (merged, None, {})
     if n_data == 0:
         _warn_nodata(info, result, "an empty detection layer")
     frame = detections_frame(merged, predictor.classes, info.transform, info.crs,
-                             info.path.name)
+                             info.path.name, extra)
     result.n_objects = len(frame)
     if "geojson" in paths:
         write_geojson(frame, paths["geojson"], overwrite=overwrite)
@@ -446,7 +453,7 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
             render_preview(info, paths["preview"], classes=predictor.classes,
                            detections=merged, overwrite=overwrite)
     metadata = {"sargeo_scene": str(info.path), "sargeo_task": predictor.task,
-                "sargeo_classes": ",".join(predictor.classes)}
+                "sargeo_classes": ",".join(predictor.classes), **land_meta}
     write_gpkg(frame, paths["detections"], overwrite=overwrite, metadata=metadata)
 
 

@@ -3,8 +3,11 @@
 - Detections: a GeoPackage layer ``detections`` with one polygon per object in the scene CRS and
   the columns ``class_id``, ``class_name``, ``score``, ``scene`` (file name), ``px_x1 px_y1
   px_x2 px_y2`` (axis-aligned box in scene pixels) and, for oriented boxes, ``px_cx px_cy px_w
-  px_h px_angle`` (le90, radians, clockwise on screen; see :mod:`sargeo.geo`); optionally the same
-  as GeoJSON in EPSG:4326 (RFC 7946).
+  px_h px_angle`` (le90, radians, clockwise on screen; see :mod:`sargeo.geo`), ``lon lat`` (WGS84
+  degrees of the centre) and, for oriented boxes, ``length_m width_m`` (long and short side,
+  geodesic metres) and ``heading_deg`` (of the long axis, clockwise from true north, in
+  [0, 180)); with ``--sea-only`` also ``distance_to_shore_m`` (:mod:`sargeo.landmask`);
+  optionally the same as GeoJSON in EPSG:4326 (RFC 7946).
 - Rasters: finished row strips go into a tiled GeoTIFF (a temporary file), which GDAL's COG
   driver then copies, with overviews, into a second temporary file that is renamed onto the
   target. A failed write (disk full included) leaves neither temporary file nor target, and the
@@ -23,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sargeo.errors import error_text
-from sargeo.geo import points_to_map
+from sargeo.geo import pixel_to_map, points_to_map
 from sargeo.inference.merge import Detections
 from sargeo.io import atomic_path
 
@@ -53,9 +56,10 @@ def naming_errors(path: str | Path) -> Iterator[None]:
 
 # -- detections --------------------------------------------------------------------------------
 def detections_frame(dets: Detections, classes: Sequence[str], transform: Any, crs: Any,
-                     scene: str):
+                     scene: str, extra: dict[str, np.ndarray] | None = None):
     """A GeoDataFrame of detections (scene pixels -> map coordinates with
-    :func:`sargeo.geo.points_to_map`)."""
+    :func:`sargeo.geo.points_to_map`); ``extra`` adds float columns (one value per
+    detection)."""
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -83,7 +87,38 @@ def detections_frame(dets: Detections, classes: Sequence[str], transform: Any, c
     if dets.rotated:
         for i, name in enumerate(("px_cx", "px_cy", "px_w", "px_h", "px_angle")):
             cols[name] = pd.Series(dets.boxes[:, i], dtype="float64")
+    for name, values in {**ground_columns(dets, transform, crs), **(extra or {})}.items():
+        cols[name] = pd.Series(np.asarray(values, np.float64).reshape(len(dets)),
+                               dtype="float64")
     return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
+
+
+def ground_columns(dets: Detections, transform: Any, crs: Any) -> dict[str, np.ndarray]:
+    """``lon``, ``lat`` (WGS84) of each detection's centre and, for oriented boxes,
+    ``length_m``, ``width_m`` (long and short side, geodesic metres on the WGS84 ellipsoid) and
+    ``heading_deg`` (the long axis, clockwise from true north, in [0, 180)), from the box's
+    centre and edge midpoints in map coordinates (:mod:`sargeo.geo`)."""
+    from pyproj import CRS, Geod, Transformer
+
+    b = dets.boxes
+    centre = b[:, :2] if dets.rotated else (b[:, :2] + b[:, 2:4]) / 2
+    to_ll = Transformer.from_crs(CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
+    lon, lat = (np.asarray(v, np.float64).reshape(len(dets))
+                for v in to_ll.transform(*pixel_to_map(transform, centre[:, 0], centre[:, 1])))
+    out = {"lon": lon, "lat": lat}
+    if not dets.rotated:
+        return out
+    c = points_to_map(transform, dets.corners())  # sargeo.geo.rbox_corners order:
+    ends = np.stack([(c[:, 0] + c[:, 1]) / 2, (c[:, 0] + c[:, 3]) / 2], 1)  # ends of w, h axes
+    elon, elat = (np.asarray(v, np.float64).reshape(-1, 2)
+                  for v in to_ll.transform(ends[..., 0], ends[..., 1]))
+    az, _, half = (np.asarray(v).reshape(-1, 2) for v in Geod(ellps="WGS84").inv(
+        np.repeat(lon, 2), np.repeat(lat, 2), elon.ravel(), elat.ravel()))
+    long = np.argmax(half, axis=1)[:, None]
+    out["length_m"] = 2 * np.take_along_axis(half, long, 1)[:, 0]
+    out["width_m"] = 2 * np.take_along_axis(half, 1 - long, 1)[:, 0]
+    out["heading_deg"] = np.take_along_axis(az, long, 1)[:, 0] % 180.0
+    return out
 
 
 def write_gpkg(frame, path: str | Path, *, overwrite: bool = False,
