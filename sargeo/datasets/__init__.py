@@ -24,6 +24,7 @@ _LAZY = {
     "TileLabels": "sargeo.datasets.labels",
     "LabelError": "sargeo.datasets.labels",
     "LabelWarning": "sargeo.datasets.labels",
+    "RasterLabels": "sargeo.datasets.raster_labels",
     "LabelledScenes": "sargeo.datasets.labelled",
     "collate_geo": "sargeo.datasets.collate",
     "simulate_scene": "sargeo.datasets.simulate",
