@@ -26,10 +26,10 @@ land), :meth:`LandMask.window_on_land` and :meth:`LandMask.raster`. The geometry
 the data, so results are as accurate as the source (about 50 m for ``osm``, a few hundred
 metres for ``gshhg``), not to a 10 m pixel.
 
-Cost. The first use in a process loads the data (measured on the 2-core reference machine: 10 s
-for ``gshhg``, 20 s for ``osm``; about 1.6 to 2 GB of memory while loaded); :meth:`LandMask.load`
-keeps one instance per source for the process. :class:`SeaFilter` is what ``sargeo infer
---sea-only`` does with it.
+Cost. The first use in a process loads the data (measured on the 2-core reference machine with
+other jobs running: 20 s for ``gshhg``, 38 s for ``osm``, peak memory 2.2 and 2.5 GB; about half
+that on an idle machine); :meth:`LandMask.load` keeps one instance per source for the process.
+:class:`SeaFilter` is what ``sargeo infer --sea-only`` does with it.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                                     "OpenStreetMap polygons, (c) OpenStreetMap contributors)")
     sea.add_argument("--sea-only", action="store_true",
                      help="never read windows wholly on land, drop detections whose centre is "
-                     "on land, add distance_to_shore_m (loading the land data takes 10-20 s, once)")
+                     "on land, add distance_to_shore_m (the land data load once: 15-40 s, 2.5 GB)")
     sea.add_argument("--land-buffer-m", type=float, default=500.0, metavar="M",
                      help="--sea-only: a window is skipped only when no sea lies within M "
                      "metres of it (default 500)")
