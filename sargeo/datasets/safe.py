@@ -65,6 +65,7 @@ from sargeo.datasets.safe_metadata import (
     Manifest,
     Noise,
     ProductError,
+    VectorLUT,
     parse_annotation,
     parse_calibration,
     parse_manifest,
@@ -218,6 +219,7 @@ class Sentinel1Product:
         for pol in self.polarisations:
             self._load_polarisation(pol, *stems[pol])
         self._check_consistent()
+        self._share_identical_tables()
         first = self.annotations[self.polarisations[0]]
         self.shape = (first.lines, first.samples)
         g = first.grid
@@ -300,6 +302,15 @@ class Sentinel1Product:
                     f"{self.files[ref_pol].annotation} ({ref.samples} x {ref.lines} px) do not "
                     "describe the same image and tie points: the polarisations come from "
                     "different products; use the product as downloaded")
+
+    def _share_identical_tables(self) -> None:
+        """One table object where polarisations have the same calibration vectors (usual): a
+        window's table is then computed once for all of them."""
+        first = self.calibrations[self.polarisations[0]].tables
+        for pol in self.polarisations[1:]:
+            cal = self.calibrations[pol]
+            tables = {q: first[q] if first[q].same_as(t) else t for q, t in cal.tables.items()}
+            self.calibrations[pol] = Calibration(pol, tables)
 
     def _open_tiff(self, pol: str) -> Any:
         label = self.files[pol].measurement
@@ -435,6 +446,18 @@ class Sentinel1Product:
                 self._pools[pol] = ThreadPoolExecutor(1, thread_name_prefix=f"safe-{pol}")
             return self._pools[pol]
 
+    def _inverse_square(self, table: VectorLUT, win: Window) -> np.ndarray:
+        """``1 / A^2`` of ``table`` over ``win``; the last one of this thread is kept."""
+        key = (id(table), win.toranges())
+        cached = getattr(self._local, "inverse", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        a = table.window(*win.toranges())
+        np.multiply(a, a, out=a)
+        np.reciprocal(a, out=a)
+        self._local.inverse = (key, a)
+        return a
+
     def _read_into(self, value: np.ndarray, pol: str, win: Window, quantity: str,
                    denoise: bool, floor: float | None) -> None:
         """One polarisation of :meth:`read`, written into ``value`` (h, w)."""
@@ -450,9 +473,7 @@ class Sentinel1Product:
             subtract = denoise and not self.annotations[pol].noise_removed
             if subtract:
                 value -= self.noises[pol].window(rows, cols)
-            a = self.calibrations[pol].tables[quantity].window(rows, cols)
-            np.multiply(a, a, out=a)
-            value /= a
+            value *= self._inverse_square(self.calibrations[pol].tables[quantity], win)
             if subtract and floor is None:
                 value[value <= 0] = np.nan
             elif subtract:

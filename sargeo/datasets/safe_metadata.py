@@ -101,6 +101,13 @@ class VectorLUT:
         object.__setattr__(self, "shared_pixels", shared)
         object.__setattr__(self, "_stack", np.stack(self.values) if shared else None)
 
+    def same_as(self, other: VectorLUT) -> bool:
+        """The same nodes and values."""
+        return (self.lines.shape == other.lines.shape and np.array_equal(self.lines, other.lines)
+                and all(p.shape == q.shape and np.array_equal(p, q) and np.array_equal(v, w)
+                        for p, q, v, w in zip(self.pixels, other.pixels, self.values,
+                                              other.values, strict=True)))
+
     def at_columns(self, first: int, last: int, cols: np.ndarray) -> np.ndarray:
         """Vectors ``first..last`` (inclusive) interpolated at ``cols``: (k, len(cols))."""
         if not self.shared_pixels:  # each vector over its own pixels

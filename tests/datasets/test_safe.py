@@ -163,6 +163,29 @@ def test_calibration_vectors_with_their_own_pixel_lists(safe_sources, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-4)
 
 
+def test_a_polarisation_with_its_own_calibration(safe_products, safe_sources, tmp_path):
+    """Identical VV/VH tables are shared (one window table for both); a VH table of its own
+    (sigmaNought doubled here) is used for VH only."""
+    def double_vh(name, root):
+        if root.tag == "calibration" and "-vh-" in name:
+            for elem in root.findall("calibrationVectorList/calibrationVector/sigmaNought"):
+                elem.text = " ".join(repr(2 * float(v)) for v in elem.text.split())
+
+    edited = build_product(safe_sources[0], tmp_path, scale=SCALE, as_zip=False,
+                           edit=double_vh)
+    with Sentinel1Product(edited) as product, \
+            Sentinel1Product(safe_products[0].folder) as original:
+        tables = {p: product.calibrations[p].tables for p in ("VV", "VH")}
+        same = {p: original.calibrations[p].tables for p in ("VV", "VH")}
+        assert same["VH"]["sigma0"] is same["VV"]["sigma0"]
+        assert tables["VH"]["sigma0"] is not tables["VV"]["sigma0"]
+        assert tables["VH"]["beta0"] is tables["VV"]["beta0"]
+        window = ((200, 400), (300, 900))
+        got, want = product.read(window, denoise=False), original.read(window, denoise=False)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1] / 4, rtol=1e-6)
+
+
 def test_zip_and_folder_give_identical_values(safe_products):
     built = safe_products[0]
     with Sentinel1Product(built.folder) as folder, Sentinel1Product(built.zip) as archive:
