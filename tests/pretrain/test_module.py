@@ -62,10 +62,12 @@ def test_cosine_loss_schedule_and_lr_schedule():
 
 def test_sar_w_weights_follow_the_formula():
     power = torch.tensor([[[[0.01, 1.0]], [[0.03, 3.0]]]])  # VV, VH linear; shape (1, 2, 1, 2)
+    # SAR-W-MixMAE's w = exp(s (1 - minmax(P))), P averaged over VV, VH (shared_avg, the mode
+    # SARMAE's option uses): the darker pixel gets e^s, the brighter 1 (tests/models/test_sar_w.py)
     w = sar_w_weights(power)
-    torch.testing.assert_close(w, torch.exp(-torch.tensor([[[[0.02, 2.0]]]])))
+    torch.testing.assert_close(w, torch.tensor([[[[math.e, 1.0]]]]), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(sar_w_weights(power, scale=2.0),
-                               torch.exp(-torch.tensor([[[[0.01, 1.0]]]])))
+                               torch.tensor([[[[math.e ** 2, 1.0]]]]), rtol=1e-5, atol=1e-5)
     nodata = torch.tensor([[[[float("nan"), 0.5]], [[0.1, 0.5]]]])
     assert sar_w_weights(nodata)[0, 0, 0, 0] == 0.0
     assert float(db_to_linear(torch.tensor(-10.0))) == pytest.approx(0.1)
