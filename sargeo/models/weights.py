@@ -7,15 +7,15 @@ After ``import sargeo.models`` (or any ``sargeo.models.weights`` import):
 - ``timm.create_model("sarmae_vit_base_patch16", pretrained=True,
   pretrained_cfg_overlay=dict(file=PATH))`` loads a SARMAE/MAE checkpoint.
 
-Weights are read from a local file: ``$SARGEO_WEIGHTS_DIR/<file name>``, torch's hub checkpoint
-folder, or a ``file://`` URL; the published URL is tried only when none exists (no hub is
-reachable on offline machines). All loading goes through :func:`sargeo.models.vit.
+Weights are read from a local file (``$SARGEO_WEIGHTS_DIR/<file name>``, torch's hub checkpoint
+folder, a ``file://`` URL), else from the Hugging Face hub (gated ``Wenquandan777/SARMAE`` at a
+pinned revision, current and older file names, the user's token; :mod:`sargeo.models.hub`).
+All loading goes through :func:`sargeo.models.vit.
 load_encoder_weights` (weights_only, key mapping, position-embedding resize).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,16 +30,27 @@ from sargeo import _registration
 from sargeo.models.vit import VIT_SIZES, create_vit, encoder_state_dict, fit_encoder_state_dict
 
 HF_REPO = "Wenquandan777/SARMAE"
+#: the revision sargeo was checked against (users pin one; the repository is gated)
+HF_REVISION = "88a8d768665e6070464f239dabb9650795ba5f32"
+#: published file names: current first, then the older README's names
+FILES = {"base": ("SARMAE_vitb_checkpoint-last", "SARMAE_vit_Base.pth"),
+         "large": ("SARMAE_vitl_checkpoint-last", "SARMAE_vit_Large.pth")}
 PUBLICATION = "https://arxiv.org/abs/2512.16635"
 REPO = "https://github.com/MiliLab/SARMAE"
 #: published inputs: grayscale SAR in [0, 1] repeated to 3 channels, normalised with 0.5 / 0.5
 SARMAE_MEAN, SARMAE_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-def _meta(model: str, file_name: str) -> dict[str, Any]:
+def _url(file_name: str) -> str:
+    return f"https://huggingface.co/{HF_REPO}/resolve/{HF_REVISION}/{file_name}"
+
+
+def _meta(model: str, size: str) -> dict[str, Any]:
     return {"dataset": "SAR-1M", "in_chans": 3, "model": model, "publication": PUBLICATION,
             "repo": REPO, "ssl_method": "sarmae", "bands": ["SAR"], "license": "CC BY-NC 4.0",
-            "file_name": file_name, "mean": SARMAE_MEAN, "std": SARMAE_STD,
+            "file_name": FILES[size][0], "file_names": FILES[size], "hf_repo": HF_REPO,
+            "hf_revision": HF_REVISION, "sha256": None, "gated": True,
+            "mean": SARMAE_MEAN, "std": SARMAE_STD,
             "img_size": 224, "units": "image"}  # sargeo.units: display-scaled SAR-1M images
 
 
@@ -53,17 +64,15 @@ def _transforms() -> nn.Module:
 class SARMAE_ViTB16_Weights(WeightsEnum):  # noqa: N801 (torchgeo naming)
     """SARMAE ViT-B/16 pretrained on SAR-1M (CVPR 2026)."""
 
-    SAR1M = Weights(url=f"https://huggingface.co/{HF_REPO}/resolve/main/SARMAE_vit_Base.pth",
-                    transforms=_transforms, meta=_meta("vit_base_patch16_224",
-                                                       "SARMAE_vit_Base.pth"))
+    SAR1M = Weights(url=_url(FILES["base"][0]), transforms=_transforms,
+                    meta=_meta("vit_base_patch16_224", "base"))
 
 
 class SARMAE_ViTL16_Weights(WeightsEnum):  # noqa: N801
     """SARMAE ViT-L/16 pretrained on SAR-1M (CVPR 2026)."""
 
-    SAR1M = Weights(url=f"https://huggingface.co/{HF_REPO}/resolve/main/SARMAE_vit_Large.pth",
-                    transforms=_transforms, meta=_meta("vit_large_patch16_224",
-                                                       "SARMAE_vit_Large.pth"))
+    SAR1M = Weights(url=_url(FILES["large"][0]), transforms=_transforms,
+                    meta=_meta("vit_large_patch16_224", "large"))
 
 
 #: how to go without pretrained weights, in every home of the encoder
@@ -74,27 +83,30 @@ NO_WEIGHTS_HINT = ("To train without pretrained weights instead: weights=None (t
 
 
 def weights_file(weights: WeightsEnum) -> Path:
-    """Local file of ``weights``: ``$SARGEO_WEIGHTS_DIR``, torch's hub cache, a file:// URL, or
-    a download into the hub cache (which fails with a clear message when offline)."""
-    name = weights.meta.get("file_name") or Path(weights.url).name
-    candidates = []
-    if os.environ.get("SARGEO_WEIGHTS_DIR"):
-        candidates.append(Path(os.environ["SARGEO_WEIGHTS_DIR"]) / name)
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / name
-    candidates.append(hub)
-    if weights.url.startswith("file://"):
-        candidates.insert(0, Path(weights.url[len("file://"):]))
-    for path in candidates:
+    """Local file of ``weights``: by hand (``$SARGEO_WEIGHTS_DIR``, torch's hub checkpoints, a
+    file:// URL), else the Hugging Face hub cache or a download at the pinned revision with the
+    user's token (:func:`sargeo.models.hub.hub_file`); other weights (torchgeo's) through
+    torch's hub as torchgeo loads them."""
+    from sargeo.models.hub import WeightsUnavailable, hub_file, local_candidates
+
+    meta = weights.meta
+    names = tuple(meta.get("file_names") or (meta.get("file_name") or Path(weights.url).name,))
+    if meta.get("hf_repo"):
+        return hub_file(meta["hf_repo"], names, meta["hf_revision"], sha256=meta.get("sha256"),
+                        url=weights.url, hint=NO_WEIGHTS_HINT)
+    for path in local_candidates(names, weights.url):
         if path.is_file():
             return path
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / names[0]
     hub.parent.mkdir(parents=True, exist_ok=True)
     try:
         torch.hub.download_url_to_file(weights.url, str(hub), progress=True)
     except Exception as err:  # network errors come in many types
-        raise FileNotFoundError(
-            f"weights {weights} not found locally (looked in {[str(c) for c in candidates]}) "
-            f"and the download from {weights.url} failed: {err}. Put {name} in one of those "
-            f"folders or set SARGEO_WEIGHTS_DIR. {NO_WEIGHTS_HINT}") from err
+        raise WeightsUnavailable(
+            f"weights {weights} not found locally (looked in "
+            f"{[str(c) for c in local_candidates(names, weights.url)]}) and the download from "
+            f"{weights.url} failed: {err}. Put {names[0]} in one of those folders or set "
+            f"SARGEO_WEIGHTS_DIR. {NO_WEIGHTS_HINT}") from err
     return hub
 
 
@@ -173,15 +185,15 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: VisionTransformer
 
 
 def _cfg(file_name: str) -> dict[str, Any]:
-    return {"url": f"https://huggingface.co/{HF_REPO}/resolve/main/{file_name}",
+    return {"url": _url(file_name),
             "num_classes": 0, "input_size": (3, 224, 224), "mean": SARMAE_MEAN,
             "std": SARMAE_STD, "license": "cc-by-nc-4.0", "paper_ids": "arXiv:2512.16635",
             "first_conv": "patch_embed.proj", "classifier": "head"}
 
 
 default_cfgs = generate_default_cfgs({
-    "sarmae_vit_base_patch16.sar1m": _cfg("SARMAE_vit_Base.pth"),
-    "sarmae_vit_large_patch16.sar1m": _cfg("SARMAE_vit_Large.pth"),
+    "sarmae_vit_base_patch16.sar1m": _cfg(FILES["base"][0]),
+    "sarmae_vit_large_patch16.sar1m": _cfg(FILES["large"][0]),
 })
 
 

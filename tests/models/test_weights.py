@@ -31,7 +31,7 @@ def published_b16(tmp_path_factory):
     model["sar_encoder.mask_token"] = torch.zeros(1, 1, 512)
     model["sar_alignment_ffn.0.weight"] = torch.zeros(768, 768)
     model["optical_encoder.norm.weight"] = torch.ones(768)
-    torch.save({"model": model, "epoch": 299}, folder / "SARMAE_vit_Base.pth")
+    torch.save({"model": model, "epoch": 299}, folder / "SARMAE_vit_Base.pth")  # older name
     return folder, encoder
 
 
@@ -50,7 +50,7 @@ def test_weights_meta_follows_torchgeo_conventions():
     meta = SARMAE_ViTB16_Weights.SAR1M.meta
     assert meta["dataset"] == "SAR-1M" and meta["in_chans"] == 3
     assert meta["publication"].endswith("2512.16635") and meta["license"] == "CC BY-NC 4.0"
-    assert meta["ssl_method"] == "sarmae" and meta["file_name"] == "SARMAE_vit_Base.pth"
+    assert meta["ssl_method"] == "sarmae" and meta["file_name"] == "SARMAE_vitb_checkpoint-last"
     assert {"model", "repo", "bands"} <= set(meta)
     assert tgm.get_model_weights("sarmae_vit_l16") is SARMAE_ViTL16_Weights
     x = torch.full((1, 3, 8, 8), 0.75)
@@ -82,53 +82,29 @@ def test_timm_model_at_another_size_and_channel_count(published_b16):
     assert model(torch.rand(2, 2, 320, 320)).shape == (2, 5)
 
 
-def test_missing_weights_file_says_where_to_put_it(tmp_path, monkeypatch):
+def _offline(monkeypatch, tmp_path):
+    """No local file and no network: the hub in offline mode over an empty cache."""
+    import huggingface_hub.constants as hf
+
     monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(hf, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hf"))
 
-    def offline(url, dst, progress=True):
-        raise OSError("network is unreachable")
 
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    with pytest.raises(FileNotFoundError, match="SARMAE_vit_Large.pth.*SARGEO_WEIGHTS_DIR"):
+def test_missing_weights_file_says_where_to_put_it(tmp_path, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    with pytest.raises(FileNotFoundError,
+                       match="SARMAE_vitl_checkpoint-last are not on this machine.*"
+                       "SARMAE_vit_Large.pth.*SARGEO_WEIGHTS_DIR"):
         weights_file(SARMAE_ViTL16_Weights.SAR1M)
 
 
 def test_missing_weights_file_says_how_to_train_without_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-
-    def offline(url, dst, progress=True):
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    _offline(monkeypatch, tmp_path)
     with pytest.raises(FileNotFoundError) as info:
         tgm.get_model("sarmae_vit_b16", weights=SARMAE_ViTB16_Weights.SAR1M)
     message = str(info.value)
-    assert "SARMAE_vit_Base.pth" in message and "network is unreachable" in message
+    assert "SARMAE_vitb_checkpoint-last" in message and "cannot be reached" in message
     assert "weights=None" in message and "pretrained=False (timm)" in message
     assert "--cfg-options model.backbone.pretrained=None" in message
-    assert tgm.get_model("sarmae_vit_b16", weights=None, img_size=32).embed_dim == 768
-
-
-def test_torchgeo_ssl4eo_s1_mae_is_a_baseline_initialisation(tmp_path, monkeypatch):
-    """torchgeo's SSL4EO-S12 Sentinel-1 MAE (2-band VV/VH ViT-B/16) initialises sargeo's
-    pretraining encoder by name, found locally under its published file name."""
-    from sargeo.models.weights import resolve_checkpoint
-    from sargeo.pretrain.module import SARMAEPretrainModule
-
-    weights = tgm.get_weight("ViTBase16_Weights.SENTINEL1_GRD_MAE")
-    torch.manual_seed(1)
-    ssl4eo = create_vit("base", in_chans=2)
-    torch.save(ssl4eo.state_dict(), tmp_path / weights.url.rsplit("/", 1)[-1])
-    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(tmp_path))
-    spec = "torchgeo:ViTBase16_Weights.SENTINEL1_GRD_MAE"
-    assert resolve_checkpoint(spec).parent == tmp_path
-    module = SARMAEPretrainModule(size="base", in_chans=2, decoder_depth=1, sare=False,
-                                  init_checkpoint=spec)
-    torch.testing.assert_close(module.model.encoder.blocks[5].attn.qkv.weight,
-                               ssl4eo.blocks[5].attn.qkv.weight)
-    with pytest.raises(ValueError, match="unknown torchgeo weights"):
-        resolve_checkpoint("torchgeo:NoSuch_Weights.X")
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
-        resolve_checkpoint(tmp_path / "nope.pth")
