@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore-value", type=int, default=-1,
                    help="label raster value to ignore (default -1, as Sen1Floods11)")
     p.add_argument("--background", type=int, default=0, help="background class id (default 0)")
+    p.add_argument("--pred-layer", help="layer of a multi-layer prediction file")
+    p.add_argument("--truth-layer", help="layer of a multi-layer truth file (e.g. ships)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(args.pred, args.truth, args.out, max_distance_m=args.max_distance_m,
                           score_threshold=args.score_threshold,
                           shore_distance_m=args.shore_distance_m, land=land,
-                          ignore_value=args.ignore_value, background=args.background)
+                          ignore_value=args.ignore_value, background=args.background,
+                          pred_layer=args.pred_layer, truth_layer=args.truth_layer)
     except EvaluationError as err:
         raise SystemExit(f"sargeo evaluate: {err}") from None
     print(markdown(result), end="")

@@ -40,12 +40,21 @@ class Objects:
 def read_frame(path: str | Path, layer: str | None = None) -> Any:
     """A GeoDataFrame of ``path`` (GeoPackage, GeoJSON, Shapefile...), or a named error."""
     import geopandas as gpd
+    import pyogrio
 
     path = Path(path)
     if not path.exists():
         raise EvaluationError(f"{path}: no such file")
     try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+        if layer is None and len(layers) > 1:
+            raise EvaluationError(f"{path} has layers {layers}: name the one to score "
+                                  "(--pred-layer / --truth-layer)")
+        if layer is not None and layer not in layers:
+            raise EvaluationError(f"{path} has no layer {layer!r} (it has {layers})")
         frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except EvaluationError:
+        raise
     except Exception as err:  # pyogrio/fiona raise many types for unreadable files
         raise EvaluationError(f"{path}: cannot be read as vector data ({error_text(err)}); "
                               "pass a GeoPackage or GeoJSON of points, boxes or polygons") from err

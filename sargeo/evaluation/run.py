@@ -87,7 +87,8 @@ def plot_pr_curve(curve: list[dict[str, Any]], best: float | None, path: Path,
 def evaluate(pred: str | Path, truth: str | Path, out: str | Path | None = None, *,
              max_distance_m: float = 200.0, score_threshold: float | None = None,
              shore_distance_m: float = 2000.0, land: Any = None, ignore_value: int | None = -1,
-             background: int = 0, overwrite: bool = True) -> dict[str, Any]:
+             background: int = 0, pred_layer: str | None = None,
+             truth_layer: str | None = None, overwrite: bool = True) -> dict[str, Any]:
     """Score ``pred`` against ``truth`` (kind chosen by the files); with ``out``, write
     ``out`` (JSON), ``out`` with ``.md`` and, for detections, ``.png`` (precision-recall)."""
     pred, truth = Path(pred), Path(truth)
@@ -97,7 +98,8 @@ def evaluate(pred: str | Path, truth: str | Path, out: str | Path | None = None,
 
         result = evaluate_detections(pred, truth, max_distance_m=max_distance_m,
                                      score_threshold=score_threshold,
-                                     shore_distance_m=shore_distance_m, land=land).to_dict()
+                                     shore_distance_m=shore_distance_m, land=land,
+                                     pred_layer=pred_layer, truth_layer=truth_layer).to_dict()
         result["shore_distance_m"] = shore_distance_m
     elif kind == "coco":
         from sargeo.evaluation.coco import coco_box_scores

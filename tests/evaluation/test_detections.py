@@ -107,3 +107,16 @@ def test_empty_detections_give_zero_recall_and_no_precision(tmp_path):
     gpd.GeoDataFrame({"score": np.zeros(0)}, geometry=[], crs=UTM).to_file(empty)
     s = evaluate_detections(empty, truth)
     assert s.precision is None and s.recall == 0.0 and s.fn == 1 and s.pr_curve == []
+
+
+def test_multi_layer_files_need_the_layer_named(tmp_path):
+    truth = tmp_path / "truth.gpkg"
+    write(truth, [(X0, Y0)])  # layer "truth"
+    gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0, X0 + 10, Y0 + 10)], crs=UTM).to_file(
+        truth, layer="water")
+    pred = write(tmp_path / "pred.gpkg", [(X0 + 5, Y0)])
+    with pytest.raises(EvaluationError, match=r"has layers \['truth', 'water'\]"):
+        evaluate_detections(pred, truth)
+    with pytest.raises(EvaluationError, match="has no layer 'ships'"):
+        evaluate_detections(pred, truth, truth_layer="ships")
+    assert evaluate_detections(pred, truth, truth_layer="truth").tp == 1
