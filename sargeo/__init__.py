@@ -13,8 +13,9 @@ from sargeo import _registration  # noqa: E402
 
 
 def register() -> list[str]:
-    """Register sargeo's models with timm (``sarmae_vit_base_patch16``, ...) and torchgeo
-    (``sarmae_vit_b16``, ``sarmae_vit_l16`` and their weights) now; idempotent.
+    """Register sargeo's models with timm (``sarmae_vit_base_patch16``, ...,
+    ``sar_w_mixmae_base_patch4_128``) and torchgeo (``sarmae_vit_b16``, ``sarmae_vit_l16``,
+    ``sar_w_mixmae_base`` and their weights) now; idempotent.
 
     Imports timm and torchgeo. ``import sargeo`` already does the same lazily, in any import
     order; call this to be explicit. Returns the torchgeo model names.

@@ -56,9 +56,9 @@ def test_without_sargeo_torchgeo_does_not_know_the_models():
 def test_explicit_register_is_idempotent_and_returns_the_torchgeo_names():
     import torchgeo.models as tgm
 
-    assert sargeo.register() == ["sarmae_vit_b16", "sarmae_vit_l16"]
+    assert sargeo.register() == ["sarmae_vit_b16", "sarmae_vit_l16", "sar_w_mixmae_base"]
     count = len(tgm.list_models())
-    assert sargeo.register() == ["sarmae_vit_b16", "sarmae_vit_l16"]
+    assert sargeo.register() == ["sarmae_vit_b16", "sarmae_vit_l16", "sar_w_mixmae_base"]
     assert len(tgm.list_models()) == count
     assert tgm.get_model_weights("sarmae_vit_b16").SAR1M.meta["file_name"] == (
         "SARMAE_vit_Base.pth")
@@ -68,4 +68,5 @@ def test_explicit_register_is_idempotent_and_returns_the_torchgeo_names():
 def test_explicit_register_in_a_fresh_interpreter():
     result = _run(f"import sargeo; print(sargeo.register()); {CHECK}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines() == ["['sarmae_vit_b16', 'sarmae_vit_l16']", EXPECTED]
+    assert result.stdout.splitlines() == [
+        "['sarmae_vit_b16', 'sarmae_vit_l16', 'sar_w_mixmae_base']", EXPECTED]

@@ -27,6 +27,7 @@ from torch import nn
 from torchvision.models._api import Weights, WeightsEnum
 
 from sargeo import _registration
+from sargeo.models import mixmim_weights
 from sargeo.models.vit import VIT_SIZES, create_vit, encoder_state_dict, fit_encoder_state_dict
 
 HF_REPO = "Wenquandan777/SARMAE"
@@ -156,6 +157,8 @@ def sarmae_vit_l16(weights: SARMAE_ViTL16_Weights | None = None, *args: Any,
 #: torchgeo model names -> (builder, weights enum)
 TORCHGEO_MODELS = {"sarmae_vit_b16": (sarmae_vit_b16, SARMAE_ViTB16_Weights),
                    "sarmae_vit_l16": (sarmae_vit_l16, SARMAE_ViTL16_Weights)}
+# SAR-W-MixMAE's MixMIM-Base (its timm model registers when that module is imported)
+TORCHGEO_MODELS.update(mixmim_weights.TORCHGEO_MODELS)
 
 
 def register_torchgeo() -> bool:
