@@ -123,7 +123,10 @@ def sar_w_mixmae_base_patch4_128(pretrained: bool = False, **kwargs: Any) -> Mix
     from sargeo.models.swin import MIXMIM_SIZES, MixMIMSwin
 
     args = dict(img_size=128, patch_size=4, in_chans=2, **MIXMIM_SIZES["base"])
+    # features_only: the four stages; feature_cfg=dict(norm=True) puts the final norm on the
+    # last one (timm's default leaves it off)
+    feature_cfg = dict(feature_cls="getter", out_indices=(0, 1, 2, 3),
+                       **kwargs.pop("feature_cfg", None) or {})
     return build_model_with_cfg(MixMIMSwin, "sar_w_mixmae_base_patch4_128", pretrained,
                                 pretrained_filter_fn=checkpoint_filter_fn,
-                                feature_cfg=dict(feature_cls="getter", out_indices=(0, 1, 2, 3)),
-                                **dict(args, **kwargs))
+                                feature_cfg=feature_cfg, **dict(args, **kwargs))
