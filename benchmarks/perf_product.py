@@ -229,6 +229,7 @@ def xarray_sentinel_check(work: Path, size: int, count: int) -> dict:
     if not archive.is_file():
         build_product(source, out / "z", **options).rename(archive)
     result: dict = {"available": True, "version": xarray_sentinel.__version__,
+                    "module": str(Path(xarray_sentinel.__file__).parent),
                     "product": f"{source.name} at full size (25,117 x 19,497 px), folder"}
     start = time.perf_counter()
     ds = xr.open_dataset(folder, engine="sentinel-1", group="IW/VV")
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "python -m benchmarks.perf_product " + " ".join(
             argv if argv is not None else sys.argv[1:]),
+        "pythonpath": os.environ.get("PYTHONPATH", ""),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "gdal": rasterio.__gdal_version__,
                     "rasterio": rasterio.__version__, "load_avg_at_end": os.getloadavg()},

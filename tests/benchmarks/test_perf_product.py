@@ -30,8 +30,9 @@ def run(tmp_path_factory):
 def test_json_holds_every_configuration_and_the_goal(run):
     _, result, argv = run
     assert result["command"] == "python -m benchmarks.perf_product " + " ".join(argv)
-    assert {"command", "machine", "product", "window", "rounds", "timing", "configurations",
-            "rows", "goal", "xarray_sentinel", "decision", "failures", "seconds"} <= set(result)
+    assert {"command", "pythonpath", "machine", "product", "window", "rounds", "timing",
+            "configurations", "rows", "goal", "xarray_sentinel", "decision", "failures",
+            "seconds"} <= set(result)
     assert result["failures"] == []
     assert result["product"]["scale"] == 64 and result["product"]["shape"] == [305, 393]
     rows = {(r["config"], r["pattern"]): r for r in result["rows"]}
