@@ -26,8 +26,9 @@ from sargeo.units import UNITS_HELP
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``sargeo infer`` on ``parser``."""
-    parser.add_argument("scenes", nargs="+", help="GeoTIFF scenes, folders of *.tif, or glob "
-                        "patterns (quote them; ** recurses)")
+    parser.add_argument("scenes", nargs="+", help="GeoTIFF scenes, folders of *.tif (with "
+                        "--pixel-coords also *.png, *.jpg), or glob patterns (quote them; ** "
+                        "recurses)")
     model = parser.add_argument_group("model (--config and --checkpoint, or --baseline)")
     model.add_argument("--config", help="OpenMMLab config (.py) of the trained model")
     model.add_argument("--checkpoint", help="checkpoint (.pth) of the trained model")
@@ -78,6 +79,17 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write per-class probabilities (segmentation) as a COG")
     parser.add_argument("--keep-going", action="store_true",
                         help="go on with the other scenes when one fails (exit status 1)")
+    pixel = parser.add_argument_group("images without georeferencing (PNG/JPEG chips, TIFF "
+                                      "without CRS)")
+    pixel.add_argument("--pixel-coords", action="store_true",
+                       help="run them; outputs in pixel coordinates (x right, y down): "
+                       "NAME.gpkg without CRS, COCO results NAME.json (several images: also "
+                       "OUT/detections.json), masks without CRS. 8-bit PNG/JPEG count as "
+                       "display images (--units image); --bands 1 1 repeats a grey band")
+    pixel.add_argument("--coco-images", type=Path, metavar="ANNOTATIONS.json",
+                       help="--pixel-coords: take image ids (by file name) and category ids "
+                       "(by class name) from this COCO dataset file, so that `sargeo evaluate "
+                       "OUT/detections.json ANNOTATIONS.json` scores the run")
     sea = parser.add_argument_group("sea and land (detection; land data: roaring-landmask's "
                                     "OpenStreetMap polygons, (c) OpenStreetMap contributors)")
     sea.add_argument("--sea-only", action="store_true",
@@ -141,7 +153,8 @@ def run_infer(args: argparse.Namespace) -> int:
             bands=args.bands, overwrite=args.overwrite, resume=args.resume,
             preview=args.preview or args.report, progress=not args.quiet, geojson=args.geojson,
             save_probs=args.probs, keep_going=args.keep_going, units=units, nodata=nodata,
-            sea_only=args.sea_only, land_buffer_m=args.land_buffer_m)
+            sea_only=args.sea_only, land_buffer_m=args.land_buffer_m,
+            pixel_coords=args.pixel_coords, coco_images=args.coco_images)
         if args.report:
             from sargeo.inference.report import report_for
 

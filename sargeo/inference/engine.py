@@ -46,6 +46,7 @@ import numpy as np
 import rasterio
 import torch
 
+from sargeo.inference import pixel_coords as pxc
 from sargeo.inference.inputs import announce, model_units
 from sargeo.inference.journal import Journal
 from sargeo.inference.merge import (
@@ -102,8 +103,9 @@ class InferenceResult:
 # -- paths -------------------------------------------------------------------------------------
 def output_paths(scene: str | Path, out: str | Path, task: str, *, geojson: bool = False,
                  save_probs: bool = False,
-                 preview: str | Path | bool | None = None) -> dict[str, Path]:
-    """Where the outputs of ``scene`` go.
+                 preview: str | Path | bool | None = None, pixel_coords: Any = False
+                 ) -> dict[str, Path]:
+    """Where the outputs of ``scene`` go (``pixel_coords``: also ``NAME.json``, COCO results).
 
     ``out`` is a folder (outputs named after the scene: ``NAME.gpkg``, ``NAME.geojson``,
     ``NAME_mask.tif``, ``NAME_probs.tif``, ``NAME_preview.png``) or, for one scene, the main
@@ -125,6 +127,7 @@ def output_paths(scene: str | Path, out: str | Path, task: str, *, geojson: bool
         main = folder / (f"{name}.gpkg" if detection else f"{name}_mask.tif")
         probs = folder / f"{name}_probs.tif"
     paths = {"detections" if detection else "mask": main}
+    paths.update({"coco": folder / f"{stem}.json"} if pixel_coords and detection else {})
     if geojson:
         if not detection:
             raise ValueError("geojson output is for detection tasks")
@@ -145,7 +148,8 @@ def _is_file_target(out: Path) -> bool:
         and not out.is_dir()
 
 
-def expand_scenes(items: str | Path | Iterable[str | Path]) -> list[Path]:
+def expand_scenes(items: str | Path | Iterable[str | Path],
+                  suffixes: tuple[str, ...] = SCENE_SUFFIXES) -> list[Path]:
     """Scene files from files, folders (their ``*.tif``/``*.tiff``, hidden files excluded) and
     glob patterns (``**`` recurses); in order, duplicates dropped, each folder and pattern
     sorted, so every rank sees the same list."""
@@ -156,9 +160,10 @@ def expand_scenes(items: str | Path | Iterable[str | Path]) -> list[Path]:
         p = Path(item)
         if p.is_dir():
             hits = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
-                          and q.suffix.lower() in SCENE_SUFFIXES)
+                          and q.suffix.lower() in suffixes)
             if not hits:
-                raise FileNotFoundError(f"{p}: no .tif/.tiff scene in this folder")
+                raise FileNotFoundError(f"{p}: no {'/'.join(suffixes)} scene in this folder"
+                                        + pxc.folder_hint(p, suffixes))
         elif p.is_file():
             hits = [p]
         elif glob.has_magic(str(item)):
@@ -273,7 +278,9 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                   preview: str | Path | bool | None = None, progress: bool = True,
                   geojson: bool = False, save_probs: bool = False, prefetch: int = 2,
                   units: Any = None, nodata: float | str | None = None,
-                  sea_only: bool = False, land_buffer_m: float = 500.0) -> InferenceResult:
+                  sea_only: bool = False, land_buffer_m: float = 500.0,
+                  pixel_coords: Any = False, coco_images: str | Path | None = None
+                  ) -> InferenceResult:
     """Run ``predictor`` over a whole scene and write its georeferenced outputs.
 
     Args:
@@ -301,6 +308,8 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
             when its metadata does not say it (:mod:`sargeo.inference.inputs`).
         nodata: the nodata value (replacing the file's), or ``"none"``: zeros are data too.
         sea_only, land_buffer_m: detection at sea only (:class:`sargeo.landmask.SeaFilter`).
+        pixel_coords, coco_images: images without georeferencing, outputs in pixel
+            coordinates and COCO results (:mod:`sargeo.inference.pixel_coords`).
 
     Returns:
         An :class:`InferenceResult`.
@@ -314,8 +323,9 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
     t0 = time.perf_counter()
     check_predictor(predictor)
     scene, task = Path(scene), predictor.task
+    pixel = pxc.PixelCoords.of(pixel_coords, coco_images, geojson=geojson, sea_only=sea_only)
     paths = output_paths(scene, out, task, geojson=geojson, save_probs=save_probs,
-                         preview=preview)
+                         preview=preview, pixel_coords=pixel)
     main_key = "mask" if task == "segmentation" else "detections"
     main = paths[main_key]
     result = InferenceResult(scene=scene, task=task, status="done", outputs=paths)
@@ -331,12 +341,13 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                                   "resume=True / --resume to skip finished scenes)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    with rasterio.Env(**gdal_cache_env()):
+    with rasterio.Env(**gdal_cache_env()), pxc.quiet(pixel):
         _predict_scene(scene, predictor, paths, main, main_key, result, tile=tile,
                        overlap=overlap, batch_size=batch_size, score_thr=score_thr,
                        nms_iou=nms_iou, bands=bands, overwrite=overwrite, resume=resume,
                        progress=progress, save_probs=save_probs, prefetch=prefetch,
-                       units=units, nodata=nodata, sea=land_buffer_m if sea_only else None)
+                       units=units, nodata=nodata, sea=land_buffer_m if sea_only else None,
+                       pixel=pixel)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -355,10 +366,11 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
                    main_key: str, result: InferenceResult, *, tile: int | None,
                    overlap: int | None, batch_size: int, score_thr: float, nms_iou: float,
                    bands: Sequence[int] | None, overwrite: bool, resume: bool, progress: bool,
-                   save_probs: bool, prefetch: int, units: Any, nodata: Any, sea: Any) -> None:
+                   save_probs: bool, prefetch: int, units: Any, nodata: Any, sea: Any,
+                   pixel: Any = None) -> None:
     task = predictor.task
     info = open_scene(scene, in_channels=predictor.in_channels, bands=bands, units=units,
-                      nodata=nodata)
+                      nodata=nodata, pixel_coords=pixel is not None)
     target = model_units(info, getattr(predictor, "input_units", None))
     announce(info, result.warnings)  # zeros taken as nodata, --units over metadata
     tile = int(tile or predictor.tile_size)
@@ -377,6 +389,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
         meta.update(block=BLOCK, probs=bool(save_probs))
     else:
         meta.update(score_thr=float(score_thr))
+    meta.update({"pixel_coords": True} if pixel else {})
     sea, windows = plan_sea_only(info, task, sea, windows, meta, result)  # windows at sea
     main.parent.mkdir(parents=True, exist_ok=True)
     with naming_errors(main.parent / f".{main.name}.partial"):
@@ -384,7 +397,8 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
     prepare = getattr(predictor, "prepare", None)
     if callable(prepare):
         prepare(info)
-    run = _run_segmentation if task == "segmentation" else partial(_run_detection, sea=sea)
+    run = (_run_segmentation if task == "segmentation"
+           else partial(_run_detection, sea=sea, pixel=pixel))
     try:
         run(info, predictor, windows, journal, paths, result, tile=tile, overlap=int(overlap),
             batch_size=batch_size, score_thr=score_thr, nms_iou=nms_iou, progress=progress,
@@ -404,7 +418,8 @@ def _warn_nodata(info: SceneInfo, result: InferenceResult, what: str) -> None:
 def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
                    paths: dict[str, Path], result: InferenceResult, *, tile: int, overlap: int,
                    batch_size: int, score_thr: float, nms_iou: float, progress: bool,
-                   prefetch: int, overwrite: bool, to_units: Any, sea: Any = None) -> None:
+                   prefetch: int, overwrite: bool, to_units: Any, sea: Any = None,
+                   pixel: Any = None) -> None:
     rotated = predictor.task == "rotated_detection"
     parts, start, counts = (journal.load_detections(rotated) if journal.resumed
                             else ([], 0, {}))
@@ -454,6 +469,8 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
                            detections=merged, overwrite=overwrite)
     metadata = {"sargeo_scene": str(info.path), "sargeo_task": predictor.task,
                 "sargeo_classes": ",".join(predictor.classes), **land_meta}
+    if pixel:  # NAME.json before the GeoPackage, the main output
+        metadata.update(pixel.write(frame, paths, predictor.classes, info.path, overwrite))
     write_gpkg(frame, paths["detections"], overwrite=overwrite, metadata=metadata)
 
 
@@ -557,7 +574,7 @@ def predict_scenes(paths: str | Path | Iterable[str | Path], predictor: Any, out
     Other keyword arguments go to :func:`predict_scene`.
     """
     check_predictor(predictor)
-    scenes = expand_scenes(paths)
+    scenes = expand_scenes(paths, pxc.suffixes(SCENE_SUFFIXES, kwargs.get("pixel_coords")))
     names: dict[str, Path] = {}
     for s in scenes:
         if s.stem in names:
@@ -571,12 +588,14 @@ def predict_scenes(paths: str | Path | Iterable[str | Path], predictor: Any, out
             and Path(preview).suffix.lower() == ".png":
         raise ValueError(f"{len(scenes)} scenes need a preview folder, not {preview}")
     mine = shard_scenes(scenes, rank, world_size)
+    pixel = pxc.PixelCoords.for_scenes(out, scenes, predictor.task, kwargs)  # None: off
     task = predictor.task
     if not kwargs.get("overwrite") and not kwargs.get("resume"):
         existing = [p for s in mine
                     for p in output_paths(s, out, task, geojson=kwargs.get("geojson", False),
                                           save_probs=kwargs.get("save_probs", False),
-                                          preview=preview).values() if p.exists()]
+                                          preview=preview, pixel_coords=pixel).values()
+                    if p.exists()] + (pixel.existing() if pixel else [])
         if existing:
             shown = ", ".join(str(p) for p in existing[:5])
             raise FileExistsError(f"{len(existing)} output(s) exist: {shown}"
@@ -594,4 +613,4 @@ def predict_scenes(paths: str | Path | Iterable[str | Path], predictor: Any, out
                 raise
             results.append(InferenceResult(scene=Path(scene), task=task, status="failed",
                                            error=str(err)))
-    return results
+    return pixel.finish(results) if pixel else results

@@ -59,7 +59,7 @@ class SceneInfo:
     count: int  #: bands read (after band selection)
     bands: tuple[int, ...]  #: 1-based band indices read
     dtype: str
-    crs: Any  #: rasterio CRS
+    crs: Any  #: rasterio CRS (None: pixel coordinates, see pixel_coords)
     transform: Affine
     nodata: tuple[float | None, ...]  #: per band read
     descriptions: tuple[str, ...]  #: band descriptions ("" where unset)
@@ -78,7 +78,7 @@ class SceneInfo:
 
 def open_scene(path: str | Path, *, in_channels: int | None = None,
                bands: Sequence[int] | None = None, units: Units | str | None = None,
-               nodata: float | str | None = None) -> SceneInfo:
+               nodata: float | str | None = None, pixel_coords: bool = False) -> SceneInfo:
     """Check a scene and describe it.
 
     Args:
@@ -87,12 +87,17 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
         bands: 1-based band indices to read, in order (default: all bands).
         units: what the bands hold (``--units``), overriding the metadata.
         nodata: the nodata value (replacing the file's), or ``"none"``: no nodata value.
+        pixel_coords: accept files without georeferencing; the scene's CRS is then None and
+            its transform the identity, whatever the file carries
+            (:mod:`sargeo.inference.pixel_coords`).
 
     Raises:
         UnitsError: the metadata contradicts itself or the values, or ``units`` is malformed.
         SceneError: unreadable file, no CRS, no geotransform, unknown band, or a band count the
             predictor does not expect. The message names the file.
     """
+    from sargeo.inference import pixel_coords as pxc
+
     path = Path(path)
     units, nodata = None if units is None else Units.parse(units), parse_nodata(nodata)
     if not path.is_file():
@@ -104,13 +109,8 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
     except Exception as err:  # rasterio raises RasterioIOError, CPLE_* ...
         raise SceneError(f"{path}: cannot open as a raster ({error_text(err)})") from err
     with src:
-        if src.crs is None:
-            raise SceneError(f"{path}: the scene has no CRS; assign one (e.g. gdal_edit.py "
-                             "-a_srs) before inference")
-        if src.transform == Affine.identity():
-            hint = (" (it has ground control points only: georeference it first with "
-                    "sargeo.datasets.sentinel1.georeference_grd)") if src.gcps[0] else ""
-            raise SceneError(f"{path}: the scene has no geotransform{hint}")
+        if not pixel_coords and (src.crs is None or src.transform == Affine.identity()):
+            raise SceneError(pxc.georeferencing_error(path, src))
         if bands is None:
             bands = tuple(range(1, src.count + 1))
         bands = tuple(int(b) for b in bands)
@@ -121,13 +121,14 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
         if in_channels is not None and len(bands) != in_channels:
             raise SceneError(f"{path}: {len(bands)} band(s) {list(bands)} would be read but the "
                              f"predictor expects {in_channels}; choose bands (bands=... / "
-                             "--bands)")
+                             "--bands)" + pxc.bands_hint(src, len(bands), in_channels))
         dtypes = {src.dtypes[b - 1] for b in bands}
         if len(dtypes) > 1:
             raise SceneError(f"{path}: bands {list(bands)} have different data types {dtypes}")
         tags = {str(k): str(v) for k, v in src.tags().items()}
         try:
-            given = describe_input(src, path, bands, units=units, nodata=nodata)
+            given = pxc.image_units(src, describe_input(src, path, bands, units=units,
+                                                        nodata=nodata))
         except UnitsError:
             raise
         except Exception as err:
@@ -137,8 +138,10 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
                           and MaskFlags.nodata not in src.mask_flag_enums[b - 1]
                           for b in bands)
         return SceneInfo(path=path, width=src.width, height=src.height, count=len(bands),
-                         bands=bands, dtype=next(iter(dtypes)), crs=src.crs,
-                         transform=src.transform, nodata=given.nodata,
+                         bands=bands, dtype=next(iter(dtypes)),
+                         crs=None if pixel_coords else src.crs,
+                         transform=Affine.identity() if pixel_coords else src.transform,
+                         nodata=given.nodata,
                          descriptions=tuple((src.descriptions[b - 1] or "") for b in bands),
                          units=given.units.scale if given.units else "unknown",
                          per_dataset_mask=per_dataset, tags=tags, input_units=given.units,

@@ -87,7 +87,8 @@ def detections_frame(dets: Detections, classes: Sequence[str], transform: Any, c
     if dets.rotated:
         for i, name in enumerate(("px_cx", "px_cy", "px_w", "px_h", "px_angle")):
             cols[name] = pd.Series(dets.boxes[:, i], dtype="float64")
-    for name, values in {**ground_columns(dets, transform, crs), **(extra or {})}.items():
+    ground = ground_columns(dets, transform, crs) if crs is not None else {}  # pixel coords
+    for name, values in {**ground, **(extra or {})}.items():
         cols[name] = pd.Series(np.asarray(values, np.float64).reshape(len(dets)),
                                dtype="float64")
     return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
