@@ -203,3 +203,23 @@ def test_a_real_ssdd_chip_runs(shared_data, tmp_path):
         x, y, w, h = r["bbox"]
         assert 0 <= x and 0 <= y and x + w <= 416 and y + h <= 323 and w > 0 and h > 0
     assert coco_box_scores(tmp_path / "000001.json", coco)["n_pred"] == len(results)
+
+
+def test_a_tiff_without_crs_follows_the_ordinary_units_rules(tmp_path):
+    from tests.inference.conftest import speckle, write_raster
+
+    power = speckle((128, 160), seed=3)
+    power[40:46, 100:112] = 1.0  # a bright ship at x 100..112, y 40..46
+    with warnings.catch_warnings():  # writing a TIFF without geotransform: rasterio warns
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        tif = write_raster(tmp_path / "chip.tif", power, crs=None, transform=False)
+    res = predict_scene(tif, CFARShipDetector(), tmp_path / "out", pixel_coords=True,
+                        progress=False)
+    [r] = json.loads(res.outputs["coco"].read_text())
+    np.testing.assert_allclose(r["bbox"], [100, 40, 12, 6], atol=2)
+    grey = write_raster(tmp_path / "grey.tif", np.full((64, 64), 9), crs=None, dtype="uint8",
+                        units=None)
+    with pytest.raises(UnitsError, match=r"grey\.tif: cannot tell what its values are.*"
+                                         "uint8 integers.*--units"):
+        predict_scene(grey, CFARShipDetector(), tmp_path / "out2", pixel_coords=True,
+                      progress=False)
