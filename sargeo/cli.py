@@ -40,9 +40,16 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 def _cmd_pretrain_export(args: argparse.Namespace) -> int:
     from sargeo.models.export import export_lightning_checkpoint
+    from sargeo.models.mixmae_export import (
+        export_mixmae_lightning_checkpoint,
+        is_mixmae_lightning_checkpoint,
+    )
+    from sargeo.models.vit import read_checkpoint
 
-    path = export_lightning_checkpoint(args.checkpoint, args.out,
-                                       allow_pickle=args.allow_pickle)
+    mixmae = is_mixmae_lightning_checkpoint(read_checkpoint(args.checkpoint,
+                                                            allow_pickle=args.allow_pickle))
+    export = export_mixmae_lightning_checkpoint if mixmae else export_lightning_checkpoint
+    path = export(args.checkpoint, args.out, allow_pickle=args.allow_pickle)
     print(f"wrote {path}")
     return 0
 
@@ -174,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     from sargeo import finetune
 
     p = sub.add_parser("finetune", help="fine-tune a SARMAE ViT classifier (FUSAR-Ship, MSTAR, "
-                       "SAR-ACD, class folders) with the published protocol",
+                       "SAR-ACD, class folders) or a SAR-W-MixMAE MixMIM one (BigEarthNet-S1 "
+                       "multi-label, SEN12-FLOOD) with the published protocol",
                        description=finetune.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     finetune.add_arguments(p)
@@ -194,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cli.add_arguments(p)
     p.set_defaults(func=evaluate_cli.run)
     p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
-                       "published SARMAE layout")
+                       "published SARMAE (or SAR-W-MixMAE) layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")
     p.add_argument("out", help="output .pth")
     p.add_argument("--allow-pickle", action="store_true",

@@ -1,6 +1,7 @@
 """``sargeo pretrain --config CONFIG.yaml [--out DIR] [--threads N] [--section.key value ...]``:
-LightningCLI over :class:`SARMAEPretrainModule` and :class:`PretrainDataModule` (the ``fit``
-subcommand).
+LightningCLI over :class:`SARMAEPretrainModule` (or, with ``model.class_path``, a subclass:
+:class:`sargeo.pretrain.mixmae.MixMAEPretrainModule` for SAR-W-MixMAE) and
+:class:`PretrainDataModule` (the ``fit`` subcommand).
 
 Checkpoints and logs go under ``--out`` (else the config's ``trainer.default_root_dir``, in the
 shipped configs ``sargeo_runs/<config name>``, else ``sargeo_runs/pretrain``): checkpoints in
@@ -83,9 +84,11 @@ class PretrainCLI(LightningCLI):
 def run_pretrain(argv: Sequence[str]) -> int:
     saved, sys.argv = sys.argv, ["sargeo pretrain"]  # LightningCLI reads only `args`
     try:
+        # subclass mode: a config's ``model`` without class_path is SARMAE (as before); with
+        # ``class_path: sargeo.pretrain.mixmae.MixMAEPretrainModule`` it is SAR-W-MixMAE
         PretrainCLI(SARMAEPretrainModule, PretrainDataModule, args=["fit", *argv],
                     save_config_kwargs={"overwrite": True}, seed_everything_default=0,
-                    auto_configure_optimizers=False)
+                    auto_configure_optimizers=False, subclass_mode_model=True)
     finally:
         sys.argv = saved
     return 0

@@ -28,6 +28,8 @@ class PretrainDataModule(L.LightningDataModule):
         sampling, paired_ratio: what an epoch of the index holds: ``each`` entry once, or the
             ``released`` SAR-1M mix, about ``paired_ratio`` (0.7) paired samples
             (:func:`sargeo.pretrain.data.released_mix`).
+        bigearthnet: BigEarthNet-S1 patch folders (SAR-W-MixMAE's pretraining data): samples
+            with ``power`` (VV, VH) and ``image`` as scene chips, labels unused.
     """
 
     def __init__(self, data_root: str | None = None, scenes: Sequence[str] | None = None,
@@ -36,10 +38,12 @@ class PretrainDataModule(L.LightningDataModule):
                  num_workers: int = 0, seed: int = 0, scene_chips: int = 1000,
                  scene_glob: str = "*.tif", scene_optical: Sequence[str] | None = None,
                  on_missing: str = "skip", on_bad_image: str = "error",
-                 sampling: str = "each", paired_ratio: float = RELEASED_PAIRED_RATIO) -> None:
+                 sampling: str = "each", paired_ratio: float = RELEASED_PAIRED_RATIO,
+                 bigearthnet: str | None = None) -> None:
         super().__init__()
-        if data_root is None and not scenes:
-            raise ValueError("give data_root (SAR-1M index files) and/or scenes (GeoTIFFs)")
+        if data_root is None and not scenes and bigearthnet is None:
+            raise ValueError("give data_root (SAR-1M index files), scenes (GeoTIFFs) and/or "
+                             "bigearthnet (BigEarthNet-S1 patch folders)")
         self.save_hyperparameters()
         self.batch_size = batch_size
         self.dataset: Dataset | None = None
@@ -57,6 +61,10 @@ class PretrainDataModule(L.LightningDataModule):
             parts.append(SceneChips(hp.scenes, hp.img_size, hp.scene_chips, hp.seed,
                                     hp.in_chans, glob=hp.scene_glob,
                                     optical=hp.scene_optical or None))
+        if hp.bigearthnet:
+            from sargeo.datasets.bigearthnet import BigEarthNetPretrain
+
+            parts.append(BigEarthNetPretrain(hp.bigearthnet, hp.img_size))
         self.dataset = parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
     def train_dataloader(self) -> ResumableDataLoader:
