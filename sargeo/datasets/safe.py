@@ -72,6 +72,7 @@ from sargeo.datasets.safe_metadata import (
     parse_noise,
 )
 from sargeo.errors import error_text
+from sargeo.units import Units
 
 __all__ = ["NOISE_FLOOR", "QUANTITIES", "MapGrid", "ProductError", "ProductFiles",
            "Sentinel1Product"]
@@ -381,13 +382,24 @@ class Sentinel1Product:
         return {"driver": "SAFE", "dtype": "float32", "nodata": float("nan"),
                 "width": self.width, "height": self.height, "count": len(self.polarisations),
                 "descriptions": self.polarisations, "crs": None, "transform": None,
-                "gcps": self.gcps, "gcps_crs": self.crs, "units": "linear power (sigma0)",
-                "source_dtype": "uint16", "source_units": "dn", "mission": ann.mission,
+                "gcps": self.gcps, "gcps_crs": self.crs, "units": str(self.units()),
+                "source_dtype": "uint16", "source_units": str(self.units("dn")),
+                "mission": ann.mission,
                 "mode": ann.mode, "product_type": ann.product_type,
                 "pass": ann.pass_direction, "start_time": ann.start_time,
                 "stop_time": ann.stop_time, "pixel_spacing": (ann.range_spacing,
                                                               ann.azimuth_spacing),
                 "noise_layout": self.noises[self.polarisations[0]].layout}
+
+    def units(self, quantity: str = "sigma0", polarisations: Sequence[str] | None = None
+              ) -> Units:
+        """What :meth:`read` returns for ``quantity``, in sargeo's units contract: calibrated
+        linear power (``sigma0-linear:VV,VH``), or DN amplitude (``dn-amplitude:VV,VH``)."""
+        if quantity not in QUANTITIES:
+            raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
+        pols = self.polarisations if polarisations is None else tuple(
+            self._polarisation(p) for p in polarisations)
+        return Units(quantity, "amplitude" if quantity == "dn" else "linear", pols)
 
     # -- pixels ---------------------------------------------------------------------------
     def lut(self, window: Window | tuple | None, polarisation: str,

@@ -257,6 +257,22 @@ def test_noise_removal_floor_or_nan(safe_sources, tmp_path):
     assert (raw[rows, cols] > 0).all()  # without noise removal nothing is clipped
 
 
+def test_units_and_profile_state_what_read_returns(safe_products):
+    from sargeo.units import Units
+
+    with Sentinel1Product(safe_products[0].zip) as product:
+        assert product.units() == Units.parse("sigma0-linear:VV,VH")
+        assert product.units("gamma0", ["vh"]) == Units("gamma0", "linear", ("VH",))
+        assert product.units("dn") == Units.parse("dn:VV,VH")
+        profile = product.profile
+    assert profile["units"] == "sigma0-linear:VV,VH"
+    assert profile["source_units"] == "dn-amplitude:VV,VH"
+    assert (profile["width"], profile["height"], profile["count"]) == (1570, 1219, 2)
+    assert profile["crs"] is None and profile["gcps_crs"] == "EPSG:4326"
+    assert profile["noise_layout"] == "range+azimuth" and profile["mode"] == "IW"
+    assert profile["pixel_spacing"] == (160.0, 160.0)  # 10 m x 16
+
+
 def test_window_luts_are_the_tables_of_the_window(safe_products):
     with Sentinel1Product(safe_products[0].zip) as product:
         a = product.lut(((100, 110), (200, 230)), "VV", "beta0")
