@@ -238,8 +238,10 @@ def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # bigearthnet-s1, sen12flood: SAR-W-MixMAE's Sentinel-1 tasks (sargeo.finetune_s1)
     parser.add_argument("--dataset", default="folder",
-                        choices=("fusar_ship", "mstar", "sar_acd", "folder"))
+                        choices=("fusar_ship", "mstar", "sar_acd", "folder", "bigearthnet-s1",
+                                 "sen12flood"))
     parser.add_argument("--data-root", required=True)
     parser.add_argument("--split", required=True, help="40shot, 30pct, predefined, ...")
     parser.add_argument("--runs", type=int, default=5)
@@ -256,6 +258,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dataset in ("bigearthnet-s1", "sen12flood"):  # multi-label MixMIM protocol
+        from sargeo import finetune_s1
+
+        return finetune_s1.run(args)
     cfg = FinetuneConfig(**{k: getattr(args, k) for k in asdict(FinetuneConfig())})
     result = finetune(args.data_root, args.split, dataset=args.dataset, runs=args.runs,
                       checkpoint=args.checkpoint, cfg=cfg, progress=not args.quiet)
