@@ -102,3 +102,12 @@ def test_pretrain_threads_option_sets_torch_threads(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_every_shipped_pretrain_config_writes_under_a_named_runs_folder():
+    import yaml
+
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        trainer = yaml.safe_load(path.read_text())["trainer"]
+        assert trainer["default_root_dir"] == f"sargeo_runs/{path.stem}", path.name
+        assert trainer["logger"]["init_args"]["save_dir"] == f"sargeo_runs/{path.stem}"
