@@ -6,6 +6,8 @@ _base_ = [
     './_base_/models/faster-rcnn_sarmae-vit-b16.py',
     './_base_/datasets/s1_ships_geo.py',
     './_base_/default_runtime.py',
+    './_base_/schedules/adamw_layer-decay.py',
+    './_base_/schedules/schedule_12e.py',
 ]
 pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 model = dict(
@@ -19,17 +21,3 @@ model = dict(
     train_cfg=dict(
         rpn=dict(assigner=dict(pos_iou_thr=0.5, neg_iou_thr=0.3, min_pos_iou=0.1)),
         rcnn=dict(assigner=dict(pos_iou_thr=0.4, neg_iou_thr=0.4, min_pos_iou=0.4))))
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='SARMAELayerDecayConstructor', paramwise_cfg=dict(decay_rate=0.95),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11],
-         gamma=0.1),
-]

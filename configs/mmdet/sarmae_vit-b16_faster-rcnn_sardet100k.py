@@ -7,25 +7,18 @@ _base_ = [
     './_base_/models/faster-rcnn_sarmae-vit-b16.py',
     './_base_/datasets/sardet100k_coco.py',
     './_base_/default_runtime.py',
+    './_base_/schedules/adamw_layer-decay.py',
+    './_base_/schedules/schedule_12e.py',
 ]
 pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 model = dict(
     backbone=dict(img_size=1024, drop_path_rate=0.1, pretrained=pretrained),
     roi_head=dict(bbox_head=dict(num_classes=6)))
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='SARMAELayerDecayConstructor',
-    paramwise_cfg=dict(decay_rate=0.9),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.9))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2000),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[10, 11],
-         gamma=0.1),
+    dict(type='MultiStepLR', begin=0, end={{_base_.max_epochs}}, by_epoch=True,
+         milestones=[10, 11], gamma=0.1),
 ]
 train_dataloader = dict(batch_size=1)
 auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -10,21 +10,16 @@ _base_ = [
     './_base_/models/faster-rcnn_sarmae-vit-b16.py',
     './_base_/datasets/ssdd_coco.py',
     './_base_/default_runtime.py',
+    './_base_/schedules/adamw_layer-decay.py',
+    './_base_/schedules/schedule_12e.py',
 ]
 pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'  # or a path to any SARMAE/MAE checkpoint
 model = dict(
     backbone=dict(img_size=608, drop_path_rate=0.3, pretrained=pretrained),
     roi_head=dict(bbox_head=dict(num_classes=1)))
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=0.1),
-    constructor='SARMAELayerDecayConstructor',
-    paramwise_cfg=dict(decay_rate=0.95),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
+optim_wrapper = dict(optimizer=dict(lr=5e-5, weight_decay=0.1))
 max_epochs = 36
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=800),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[22, 30, 34],

@@ -8,7 +8,8 @@
 # 8 px anchors) after 1,200 CPU iterations still boxed each ship many times (precision 0.09,
 # recall 0.59 at score 0.5); this head reached precision 0.78, recall 0.97 at score 0.4 in the
 # same iterations, each a third faster. The paper's detectors stay in the ViT-B configs.
-_base_ = ['./_base_/datasets/s1_ships_geo.py', './_base_/default_runtime.py']
+_base_ = ['./_base_/datasets/s1_ships_geo.py', './_base_/default_runtime.py',
+          './_base_/schedules/adamw_layer-decay.py']
 tile_size = 128
 width = 64
 pretrained = None  # the demo sets the path of its pretrained ViT-Tiny weights
@@ -40,11 +41,7 @@ train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
 val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
                       dataset=dict(tile_size=tile_size, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='SARMAELayerDecayConstructor', paramwise_cfg=dict(decay_rate=0.9),
-    clip_grad=dict(max_norm=1.0, norm_type=2))
+optim_wrapper = dict(optimizer=dict(lr=4e-4), paramwise_cfg=dict(decay_rate=0.9))
 max_iters = 1200
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

@@ -6,23 +6,16 @@ _base_ = [
     './_base_/oriented-rcnn-le90_sarmae-vit-b16.py',
     './_base_/rsar_dota.py',
     './_base_/default_runtime.py',
+    '../mmdet/_base_/schedules/adamw_layer-decay.py',
+    '../mmdet/_base_/schedules/schedule_12e.py',
 ]
 pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 model = dict(backbone=dict(img_size=800, drop_path_rate=0.3, pretrained=pretrained))
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='SARMAELayerDecayConstructor',
-    paramwise_cfg=dict(decay_rate=0.95),
-    clip_grad=dict(max_norm=35, norm_type=2))
-max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(clip_grad=dict(max_norm=35))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=1000),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[8, 11],
-         gamma=0.1),
+    dict(type='MultiStepLR', begin=0, end={{_base_.max_epochs}}, by_epoch=True,
+         milestones=[8, 11], gamma=0.1),
 ]
 train_dataloader = dict(batch_size=1)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
