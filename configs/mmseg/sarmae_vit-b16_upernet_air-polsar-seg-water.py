@@ -2,7 +2,13 @@
 # Published water recipe: classes (background, Water) from train_set_water/test_set_water,
 # class weights 0.3/3.0 in both cross-entropies, Dice weight 1.5, no random resize or rotation,
 # sliding stride 341, lr 8e-5.
-_base_ = './sarmae_vit-b16_upernet_air-polsar-seg.py'
+_base_ = [
+    './_base_/upernet_sarmae-vit-b16_water.py',
+    './_base_/air_polsar_seg.py',
+    './_base_/schedule_80k.py',
+    './_base_/default_runtime.py',
+]
+pretrained = 'torchgeo:SARMAE_ViTB16_Weights.SAR1M'
 metainfo = dict(classes=('background', 'Water'), palette=[[0, 0, 0], [0, 0, 255]])
 crop_size = (512, 512)
 train_pipeline = [
@@ -20,13 +26,6 @@ val_dataloader = dict(dataset=dict(
     metainfo=metainfo,
     data_prefix=dict(img_path='test_set/images', seg_map_path='test_set_water/annotations')))
 test_dataloader = val_dataloader
-class_weight = [0.3, 3.0]
-model = dict(
-    decode_head=dict(num_classes=2, loss_decode=[
-        dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
-             class_weight=class_weight),
-        dict(type='DiceLoss', naive_dice=False, loss_weight=1.5)]),
-    auxiliary_head=dict(num_classes=2, loss_decode=dict(
-        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4, class_weight=class_weight)),
-    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
+model = dict(backbone=dict(pretrained=pretrained),
+             test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
 optim_wrapper = dict(optimizer=dict(lr=8e-5))

@@ -43,11 +43,9 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
                  ann_file='val/annfiles/', data_prefix=dict(img_path='val/images/'),
                  img_suffix=img_suffix, test_mode=True, pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='test/annfiles/', data_prefix=dict(img_path='test/images/'),
-                 img_suffix=img_suffix, test_mode=True, pipeline=test_pipeline))
+# the test split: the validation loader on test/annfiles/ and test/images/
+test_dataloader = dict(val_dataloader, dataset=dict(
+    val_dataloader['dataset'], ann_file='test/annfiles/',
+    data_prefix=dict(img_path='test/images/')))
 val_evaluator = dict(type='DOTAMetric', metric='mAP')
 test_evaluator = val_evaluator

@@ -9,14 +9,14 @@ classes = ('ship',)
 tile_size = 256
 _meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
               'flip_direction', 'crs', 'transform', 'instances')
-train_pipeline = [
-    dict(type='SARNormalize', to_db=True, mean=(-12.5,), std=(17.5,), clip=(-1.0, 1.0)),
-    dict(type='mmdet.RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
-    dict(type='mmdet.PackDetInputs', meta_keys=_meta_keys),
-]
 test_pipeline = [
     dict(type='SARNormalize', to_db=True, mean=(-12.5,), std=(17.5,), clip=(-1.0, 1.0)),
     dict(type='mmdet.PackDetInputs', meta_keys=_meta_keys),
+]
+train_pipeline = [
+    test_pipeline[0],
+    dict(type='mmdet.RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
+    test_pipeline[1],
 ]
 _dataset = dict(type='GeoTileDataset', scenes=data_root, labels=data_root + 'ships.gpkg',
                 layer='ships', task='detection', classes=classes, bands=('VV', 'VH'),

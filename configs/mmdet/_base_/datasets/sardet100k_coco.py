@@ -38,14 +38,11 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
                  ann_file='Annotations/val.json', data_prefix=dict(img='JPEGImages/val/'),
                  test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
-test_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='Annotations/test.json', data_prefix=dict(img='JPEGImages/test/'),
-                 test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
+# the test split: the validation loader on Annotations/test.json and JPEGImages/test/
+test_dataloader = dict(val_dataloader, dataset=dict(
+    val_dataloader['dataset'], ann_file='Annotations/test.json',
+    data_prefix=dict(img='JPEGImages/test/')))
 # COCO box AP (mAP@[.5:.95]), class-wise, as reported in the paper's Table 2
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'Annotations/val.json',
                      metric='bbox', classwise=True, backend_args=backend_args)
-test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'Annotations/test.json',
-                      metric='bbox', classwise=True, backend_args=backend_args)
+test_evaluator = dict(val_evaluator, ann_file=data_root + 'Annotations/test.json')
