@@ -1,6 +1,7 @@
-# Runtime shared by sargeo's mmdet configs (mmdet 3.x defaults; sargeo's modules imported).
+# Runtime of sargeo's mmdet configs: the shared runtime with mmdet 3.x's default hooks,
+# visualiser and epoch-based log processor.
+_base_ = '../../_base_/default_runtime.py'
 default_scope = 'mmdet'
-custom_imports = dict(imports=['sargeo.mm'], allow_failed_imports=False)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
@@ -8,11 +9,6 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+visualizer = dict(type='DetLocalVisualizer', vis_backends={{_base_.vis_backends}},
+                  name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False

@@ -1,18 +1,8 @@
-# Runtime shared by sargeo's mmrotate configs (mmrotate 1.x defaults; sargeo's modules imported).
+# Runtime of sargeo's mmrotate configs (mmrotate 1.x defaults): the mmdet runtime in the
+# mmrotate scope, without a best checkpoint, with mmrotate's rotated-box visualiser.
+_base_ = '../../mmdet/_base_/default_runtime.py'
 default_scope = 'mmrotate'
-custom_imports = dict(imports=['sargeo.mm'], allow_failed_imports=False)
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    checkpoint=dict(_delete_=True, type='CheckpointHook', interval=1, max_keep_ckpts=3),
     visualization=dict(type='mmdet.DetVisualizationHook'))
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='RotLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
-log_level = 'INFO'
-load_from = None
-resume = False
+visualizer = dict(type='RotLocalVisualizer')

@@ -1,12 +1,9 @@
-# Runtime shared by sargeo's mmseg configs (mmseg 1.x defaults; sargeo's modules imported).
+# Runtime of sargeo's mmseg configs (mmseg 1.x defaults): the shared runtime with mmseg's
+# visualiser, iteration-based logs and test-time augmentation wrapper (the hooks are in the
+# schedule, as in mmseg).
+_base_ = '../../_base_/default_runtime.py'
 default_scope = 'mmseg'
-custom_imports = dict(imports=['sargeo.mm'], allow_failed_imports=False)
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+visualizer = dict(type='SegLocalVisualizer', vis_backends={{_base_.vis_backends}},
+                  name='visualizer')
 log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
 tta_model = dict(type='SegTTAModel')
