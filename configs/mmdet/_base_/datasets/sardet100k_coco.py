@@ -3,11 +3,11 @@
 # annotations. Layout as distributed:
 #   Annotations/{train,val,test}.json, JPEGImages/{train,val,test}/*
 # Input 1024 x 1024 (ratio kept, padded), random flip: the published SARMAE SARDet-100k config.
-dataset_type = 'CocoDataset'
+_base_ = './coco_detection.py'
+backend_args = None
 data_root = 'data/SARDet_100K/'
 metainfo = dict(classes=('ship', 'aircraft', 'car', 'tank', 'bridge', 'harbor'))
 img_scale = (1024, 1024)
-backend_args = None
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
@@ -24,25 +24,15 @@ test_pipeline = [
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
-train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='Annotations/train.json', data_prefix=dict(img='JPEGImages/train/'),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=train_pipeline,
-                 backend_args=backend_args))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 ann_file='Annotations/val.json', data_prefix=dict(img='JPEGImages/val/'),
-                 test_mode=True, pipeline=test_pipeline, backend_args=backend_args))
-# the test split: the validation loader on Annotations/test.json and JPEGImages/test/
-test_dataloader = dict(val_dataloader, dataset=dict(
-    val_dataloader['dataset'], ann_file='Annotations/test.json',
-    data_prefix=dict(img='JPEGImages/test/')))
+train_dataloader = dict(dataset=dict(
+    data_root=data_root, metainfo=metainfo, ann_file='Annotations/train.json',
+    data_prefix=dict(img='JPEGImages/train/'), pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(
+    data_root=data_root, metainfo=metainfo, ann_file='Annotations/val.json',
+    data_prefix=dict(img='JPEGImages/val/'), pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(
+    data_root=data_root, metainfo=metainfo, ann_file='Annotations/test.json',
+    data_prefix=dict(img='JPEGImages/test/'), pipeline=test_pipeline))
 # COCO box AP (mAP@[.5:.95]), class-wise, as reported in the paper's Table 2
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'Annotations/val.json',
-                     metric='bbox', classwise=True, backend_args=backend_args)
-test_evaluator = dict(val_evaluator, ann_file=data_root + 'Annotations/test.json')
+val_evaluator = dict(ann_file=data_root + 'Annotations/val.json', classwise=True)
+test_evaluator = dict(ann_file=data_root + 'Annotations/test.json', classwise=True)
