@@ -6,7 +6,9 @@ Layer ids follow :mod:`sargeo.models.layer_decay` (the published SARMAE det/seg 
 patch embedding, position embedding and class token 0; backbone block ``i`` is ``i + 1``;
 everything else (neck, heads) ``L + 1``. A parameter of layer ``j`` learns at
 ``lr * decay_rate ** (L + 1 - j)``, so heads keep the base lr. 1-D parameters (biases, norms),
-position embeddings and tokens get no weight decay.
+position embeddings and tokens get no weight decay. Not timm.optim.param_groups_layer_decay: it
+groups a timm ViT by its own group_matcher (no neck or heads under a prefix) and puts the final
+norm below the head (see :mod:`sargeo.models.layer_decay`).
 
 Config::
 

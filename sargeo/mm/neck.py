@@ -9,7 +9,8 @@ rescaled maps are returned as they are (UPerNet takes them directly). ``num_outs
 scales adds max-pooled levels (stride 64 for RPNs over five levels).
 
 sargeo's own implementation: mmdet 3.3.0's wheel has no ViTDet (it lives in the repository's
-``projects/`` folder only).
+``projects/`` folder only). Its LayerNorm2d is timm's (same eps, affine weight/bias, parameter
+names: checkpoints keep their keys).
 """
 
 from __future__ import annotations
@@ -20,21 +21,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
+from timm.layers import LayerNorm2d  # channel LayerNorm of NCHW maps: eps 1e-6, weight and bias
 from torch import nn
-
-
-class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of an NCHW map."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
 
 
 def _rescale(channels: int, scale: float) -> tuple[nn.Module, int]:

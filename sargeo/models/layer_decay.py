@@ -4,6 +4,12 @@ With ``L`` transformer blocks, parameters get a layer id: 0 for the patch embedd
 embedding and class token, ``i + 1`` for block ``i``, ``L + 1`` for everything after the
 encoder (final norm, head). A parameter of layer ``j`` learns at ``lr * decay ** (L + 1 - j)``.
 Biases, norms (1-D parameters) and embeddings get no weight decay.
+
+Kept instead of timm.optim.param_groups_layer_decay: on a timm ViT with a final ``norm`` (class
+token pooling) timm puts that norm one layer below the head (lr x decay), where MAE/BEiT and the
+published SARMAE recipes keep it at the head's lr; timm also needs the ViT itself (its
+group_matcher), not a detector or segmentor holding it under a prefix
+(tests/models/test_layer_decay.py compares the two).
 """
 
 from __future__ import annotations
