@@ -258,7 +258,11 @@ class EpochSampler(Sampler[int]):
 
 class ResumableDataLoader(DataLoader):
     """DataLoader over an :class:`EpochSampler` with ``state_dict``/``load_state_dict``: Lightning
-    stores its position in each checkpoint and a resumed run continues with the next batch."""
+    stores its position in each checkpoint and a resumed run continues with the next batch.
+
+    Not torchdata's StatefulDataLoader: over an EpochSampler it saves only the samples yielded,
+    not the epoch, and a run resumed mid-epoch draws another epoch's permutation (losses differ
+    from the uninterrupted run); torchdata is also not a dependency."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, shuffle: bool = True,
                  **kwargs: Any) -> None:
