@@ -61,7 +61,7 @@ def test_explicit_register_is_idempotent_and_returns_the_torchgeo_names():
     assert sargeo.register() == ["sarmae_vit_b16", "sarmae_vit_l16", "sar_w_mixmae_base"]
     assert len(tgm.list_models()) == count
     assert tgm.get_model_weights("sarmae_vit_b16").SAR1M.meta["file_name"] == (
-        "SARMAE_vit_Base.pth")
+        "SARMAE_vitb_checkpoint-last")
 
 
 @pytest.mark.slow
