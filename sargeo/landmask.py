@@ -460,6 +460,10 @@ def plan_sea_only(info: Any, task: str, buffer_m: float | None, windows: list[An
     """
     if buffer_m is None:
         return None, windows
+    if info.crs is None:  # a Sentinel-1 product, in its image geometry
+        raise ValueError(f"{info.path}: sea_only / --sea-only needs a scene on a map grid; a "
+                         "SAFE product is not supported yet: drop --sea-only, or georeference "
+                         "it first (sargeo.datasets.sentinel1.georeference_grd)")
     if task == "segmentation":
         raise ValueError(f"{info.path}: sea_only / --sea-only is for detection tasks; this "
                          "predictor segments (drop the option)")

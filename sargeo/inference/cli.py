@@ -2,6 +2,7 @@
 
 Examples::
 
+    sargeo infer S1A_IW_GRDH_..._1234.zip --baseline cfar --out ships/   # a SAFE product
     sargeo infer S1_scene.tif --config det.py --checkpoint det.pth --out results/
     sargeo infer scenes/ 'more/**/*.tif' --baseline cfar --rotated --out ships/ --geojson
     sargeo infer scene.tif --baseline water --out water/ --probs --preview water/
@@ -26,7 +27,9 @@ from sargeo.units import UNITS_HELP
 
 def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``sargeo infer`` on ``parser``."""
-    parser.add_argument("scenes", nargs="+", help="GeoTIFF scenes, folders of *.tif (with "
+    parser.add_argument("scenes", nargs="+", help="Sentinel-1 GRD products (NAME.SAFE "
+                        "folder or NAME.zip: calibrated to sigma0, detections in the product's "
+                        "UTM zone), GeoTIFF scenes, folders of *.tif (with "
                         "--pixel-coords also *.png, *.jpg), or glob patterns (quote them; ** "
                         "recurses)")
     model = parser.add_argument_group("model (--config and --checkpoint, or --baseline)")

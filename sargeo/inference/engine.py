@@ -58,12 +58,12 @@ from sargeo.inference.merge import (
     window_interiors,
 )
 from sargeo.inference.predictor import check_predictor
+from sargeo.inference.product_source import is_product
 from sargeo.inference.reader import PrefetchReader, SceneError, SceneInfo, open_scene
 from sargeo.inference.windows import plan_windows
 from sargeo.inference.writers import (
     BLOCK,
     class_colormap,
-    detections_frame,
     naming_errors,
     write_cog,
     write_geojson,
@@ -158,13 +158,13 @@ def expand_scenes(items: str | Path | Iterable[str | Path],
     found: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir():
+        if p.is_dir() and not is_product(p):  # a .SAFE folder is one scene
             hits = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
                           and q.suffix.lower() in suffixes)
             if not hits:
                 raise FileNotFoundError(f"{p}: no {'/'.join(suffixes)} scene in this folder"
                                         + pxc.folder_hint(p, suffixes))
-        elif p.is_file():
+        elif p.is_file() or is_product(p):
             hits = [p]
         elif glob.has_magic(str(item)):
             hits = sorted(Path(q) for q in glob.glob(str(item), recursive=True)
@@ -456,8 +456,7 @@ def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Jour
     merged, extra, land_meta = sea.keep_at_sea(merged) if sea else (merged, None, {})
     if n_data == 0:
         _warn_nodata(info, result, "an empty detection layer")
-    frame = detections_frame(merged, predictor.classes, info.transform, info.crs,
-                             info.path.name, extra)
+    frame = info.detections_frame(merged, predictor.classes, extra)  # products: their UTM
     result.n_objects = len(frame)
     if "geojson" in paths:
         write_geojson(frame, paths["geojson"], overwrite=overwrite)
@@ -537,7 +536,7 @@ def _finish_segmentation(info: SceneInfo, predictor: Any, journal: Journal,
             decimator.feed(row0, arr)
     if not any_valid:
         _warn_nodata(info, result, "an all-nodata mask")
-    grid = dict(width=info.width, height=info.height, crs=info.crs, transform=info.transform)
+    grid = info.grid()  # crs, transform (SAFE products: gcps)
     tags = {"SARGEO_SCENE": info.path.name, "SARGEO_CLASSES": ",".join(classes),
             UNITS_TAG: "probability"}  # not SAR values: refused as an input
     if "probs" in paths:

@@ -48,13 +48,12 @@ class MaskDecimator:
 
 def scene_db(info: SceneInfo, max_size: int = 1024) -> tuple[np.ndarray, float]:
     """First band read decimated, in dB (NaN at nodata), and the decimation factor."""
-    import rasterio
     from rasterio.enums import Resampling
 
     resampling = Resampling.average if info.units != "db" else Resampling.bilinear
     shape, scale = preview_shape(info.height, info.width, max_size)
     try:
-        with rasterio.open(info.path) as src:
+        with info.open() as src:  # a rasterio dataset, or a SAFE product's reader
             data = src.read(info.bands[0], out_shape=shape, resampling=resampling, masked=True)
     except Exception as err:  # rasterio chains GDAL's message: error_text shows it
         raise SceneError(f"{info.path}: cannot read the scene for the preview "

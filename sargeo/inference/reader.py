@@ -1,8 +1,8 @@
 """Scene validation and a prefetching windowed reader.
 
 :func:`open_scene` checks once, before any compute, that a scene can be used: it opens, it has a
-CRS and a geotransform (raw Sentinel-1 GRD measurement TIFFs carry only GCPs: georeference them
-first with :func:`sargeo.datasets.sentinel1.georeference_grd`), and it has the band count the
+CRS and a geotransform (a raw Sentinel-1 GRD measurement TIFF carries only GCPs: pass the SAFE
+product it belongs to, :mod:`sargeo.inference.product_source`), and it has the band count the
 predictor expects. It also says what the values are (their units, from the file's metadata or
 ``--units``, never guessed) and which are nodata: see :mod:`sargeo.inference.inputs`.
 
@@ -75,6 +75,21 @@ class SceneInfo:
     def name(self) -> str:
         return self.path.stem
 
+    def open(self) -> Any:
+        """The pixels, for :func:`read_window` (a rasterio dataset)."""
+        return rasterio.open(self.path)
+
+    def grid(self) -> dict[str, Any]:
+        """The output raster grid (keyword arguments of the writers' ``write_cog``)."""
+        return dict(width=self.width, height=self.height, crs=self.crs,
+                    transform=self.transform)
+
+    def detections_frame(self, dets: Any, classes: Sequence[str], extra: Any = None) -> Any:
+        """Detections in scene pixels as a GeoDataFrame in the scene's CRS."""
+        from sargeo.inference.writers import detections_frame
+
+        return detections_frame(dets, classes, self.transform, self.crs, self.path.name, extra)
+
 
 def open_scene(path: str | Path, *, in_channels: int | None = None,
                bands: Sequence[int] | None = None, units: Units | str | None = None,
@@ -99,6 +114,11 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
     from sargeo.inference import pixel_coords as pxc
 
     path = Path(path)
+    from sargeo.inference.product_source import is_product, open_product_scene
+
+    if is_product(path):  # a Sentinel-1 SAFE product (folder, manifest or zip)
+        return open_product_scene(path, in_channels=in_channels, bands=bands, units=units,
+                                  nodata=nodata, pixel_coords=pixel_coords)
     units, nodata = None if units is None else Units.parse(units), parse_nodata(nodata)
     if not path.is_file():
         raise SceneError(f"{path}: no such file")
@@ -233,7 +253,7 @@ class PrefetchReader:
 
     def _run(self) -> None:
         try:
-            with rasterio.open(self.info.path) as src:
+            with self.info.open() as src:
                 images, valid, wins, idx, skipped = [], [], [], [], 0
                 for i in range(self.start, len(self.windows)):
                     if self._stop.is_set():

@@ -162,12 +162,13 @@ def write_cog(path: str | Path, strips: Iterable[tuple[int, np.ndarray]], *, wid
               descriptions: Sequence[str] | None = None,
               colormap: dict[int, tuple[int, ...]] | None = None,
               tags: dict[str, str] | None = None, overwrite: bool = False,
-              work_dir: str | Path | None = None) -> Path:
+              work_dir: str | Path | None = None, gcps: Any = None) -> Path:
     """Stream ``(row0, array (count, h, width))`` strips, top to bottom, into a
     Cloud-Optimized GeoTIFF with overviews, atomically.
 
     The strips go into a tiled, DEFLATE-compressed GeoTIFF in ``work_dir`` (default: the
     target's folder), which ``rasterio.shutil.copy(..., driver="COG")`` turns into the COG.
+    ``gcps``: ``(ground control points, their CRS)`` instead of ``crs`` and ``transform``.
     """
     import rasterio
     import rasterio.shutil
@@ -181,10 +182,13 @@ def write_cog(path: str | Path, strips: Iterable[tuple[int, np.ndarray]], *, wid
         tiled = Path(name)
         try:
             profile = dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype,
-                           nodata=nodata, crs=crs, transform=transform, tiled=True,
+                           nodata=nodata, crs=None if gcps else crs,
+                           transform=None if gcps else transform, tiled=True,
                            blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
                            BIGTIFF="IF_SAFER")
             with rasterio.open(tiled, "w", **profile) as dst:
+                if gcps:
+                    dst.gcps = gcps
                 done = 0
                 for row0, arr in strips:
                     if row0 != done:

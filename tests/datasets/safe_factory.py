@@ -1,175 +1,33 @@
 """Sentinel-1 GRD products for tests and benchmarks, built from the real metadata of
-``../shared/data/s1_safe_annotations`` (two IW GRDH VV+VH products without measurement TIFFs).
+``../shared/data/s1_safe_annotations`` (two IW GRDH VV+VH products without measurement TIFFs)
+by :mod:`sargeo.datasets.safe_simulate` (layout, reduction by ``scale``, DN from sigma0).
 
-A product is copied with its manifest, annotation, calibration and noise XML, the measurement
-TIFFs are written (uint16 DN, one band, the geolocation grid as GCPs in EPSG:4326 with
-row = line and col = pixel, no geotransform), and the result is zipped as ESA distributes it
-(``NAME.SAFE/`` inside ``NAME.zip``, members DEFLATE-compressed).
-
-Size: a real product is 25,117 x 19,497 px (1 GB of DN per polarisation). ``scale=s`` keeps
-every s-th line and pixel instead: every line/pixel coordinate in the XML (geolocation grid,
-calibration and noise vectors, azimuth noise blocks) is divided by ``s`` (as a float, so no
-two nodes merge), the image size becomes ``(n - 1) // s + 1`` and the pixel spacing ``s``
-times larger. The look-up-table values stay the real ones, and pixel ``(r, c)`` of the reduced
-product has exactly the tables of pixel ``(s r, s c)`` of the real one (interpolation weights are
-ratios of coordinates), so a test can check the reader against the untouched shared XML.
 ``scale=1`` writes the real size; pass ``tiff_options`` (tiled DEFLATE) and a mostly constant
 ``dn`` to keep that small on disk.
 """
 
 from __future__ import annotations
 
-import shutil
-import warnings
-import xml.etree.ElementTree as ET
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import rasterio
-from rasterio.control import GroundControlPoint
-from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning
-
+from sargeo.datasets.safe_simulate import (
+    SCALED,
+    DNFunction,
+    Sigma0Function,
+    build_product,
+    random_dn,
+    rescale,
+    scaled_size,
+    write_measurement,
+)
 from tests.conftest import SHARED_DATA
 
 ANNOTATIONS = SHARED_DATA / "s1_safe_annotations"
-#: (element path, coordinate kind) rescaled in each kind of XML
-SCALED = {
-    "product": ["geolocationGrid/geolocationGridPointList/geolocationGridPoint/line",
-                "geolocationGrid/geolocationGridPointList/geolocationGridPoint/pixel"],
-    "calibration": ["calibrationVectorList/calibrationVector/line",
-                    "calibrationVectorList/calibrationVector/pixel"],
-    "noise": ["noiseRangeVectorList/noiseRangeVector/line",
-              "noiseRangeVectorList/noiseRangeVector/pixel",
-              "noiseAzimuthVectorList/noiseAzimuthVector/firstAzimuthLine",
-              "noiseAzimuthVectorList/noiseAzimuthVector/lastAzimuthLine",
-              "noiseAzimuthVectorList/noiseAzimuthVector/firstRangeSample",
-              "noiseAzimuthVectorList/noiseAzimuthVector/lastRangeSample",
-              "noiseAzimuthVectorList/noiseAzimuthVector/line"],
-}
-#: DN: (polarisation, first row, number of rows, width) -> uint16 block
-DNFunction = Callable[[str, int, int, int], np.ndarray]
+
+__all__ = ["ANNOTATIONS", "SCALED", "DNFunction", "Sigma0Function", "build_product",
+           "random_dn", "rescale", "scaled_size", "source_products", "write_measurement"]
 
 
 def source_products() -> list[Path]:
     """The shared SAFE folders (empty when ../shared/data is absent)."""
     return sorted(ANNOTATIONS.glob("*.SAFE")) if ANNOTATIONS.is_dir() else []
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(float(value))
-
-
-def scaled_size(n: int, scale: int) -> int:
-    return (n - 1) // scale + 1
-
-
-def rescale(root: ET.Element, scale: int, legacy_noise: bool = False) -> ET.Element:
-    """Divide the line/pixel coordinates of an annotation, calibration or noise tree by
-    ``scale`` (in place); ``legacy_noise`` turns a noise tree into the range-only layout of IPF
-    < 2.9 (``noiseVectorList/noiseVector/noiseLut``, no azimuth vectors)."""
-    for path in SCALED.get(root.tag, []):
-        for elem in root.findall(path):
-            elem.text = " ".join(_fmt(float(v) / scale) for v in elem.text.split())
-    if root.tag == "product":
-        info = root.find("imageAnnotation/imageInformation")
-        for tag in ("numberOfSamples", "numberOfLines"):
-            elem = info.find(tag)
-            elem.text = str(scaled_size(int(elem.text), scale))
-        for tag in ("rangePixelSpacing", "azimuthPixelSpacing"):
-            elem = info.find(tag)
-            elem.text = repr(float(elem.text) * scale)
-    if root.tag == "noise" and legacy_noise:
-        azimuth = root.find("noiseAzimuthVectorList")
-        if azimuth is not None:
-            root.remove(azimuth)
-        vectors = root.find("noiseRangeVectorList")
-        vectors.tag = "noiseVectorList"
-        for vec in vectors:
-            vec.tag = "noiseVector"
-            vec.find("noiseRangeLut").tag = "noiseLut"
-    return root
-
-
-def random_dn(seed: int = 0, low: int = 60, high: int = 600) -> DNFunction:
-    """Uniform DN in [low, high): values whose square stays above the real noise tables."""
-    def dn(pol: str, row: int, rows: int, width: int) -> np.ndarray:
-        rng = np.random.default_rng([seed, "VV VH HH HV".split().index(pol), row])
-        return rng.integers(low, high, size=(rows, width), dtype=np.uint16)
-    return dn
-
-
-def write_measurement(path: Path, annotation: ET.Element, dn: DNFunction, pol: str, *,
-                      border: int, tiff_options: dict | None) -> None:
-    """A measurement TIFF as ESA writes it (uint16 DN, GCPs, no geotransform), zero on a
-    ``border`` px frame, written in blocks of rows."""
-    info = annotation.find("imageAnnotation/imageInformation")
-    width, height = int(info.findtext("numberOfSamples")), int(info.findtext("numberOfLines"))
-    gcps = [GroundControlPoint(row=float(p.findtext("line")), col=float(p.findtext("pixel")),
-                               x=float(p.findtext("longitude")), y=float(p.findtext("latitude")),
-                               z=float(p.findtext("height")), id=str(i))
-            for i, p in enumerate(annotation.findall(
-                "geolocationGrid/geolocationGridPointList/geolocationGridPoint"))]
-    # strips in row order, as ESA writes them (GDAL would move all-zero border strips to the
-    # end of the file, and a reader through /vsizip/ would seek back and forth to get them)
-    profile = dict(driver="GTiff", width=width, height=height, count=1, dtype="uint16",
-                   WRITE_EMPTY_TILES_SYNCHRONOUSLY="YES") | (tiff_options or {})
-    step = max(1, (64 << 20) // (2 * width))  # ~64 MB of DN at a time
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.gcps = (gcps, CRS.from_epsg(4326))
-            for row in range(0, height, step):
-                rows = min(step, height - row)
-                block = np.asarray(dn(pol, row, rows, width), dtype=np.uint16).copy()
-                if border:
-                    block[:, :border] = block[:, width - border:] = 0
-                    top, bottom = max(0, border - row), max(0, row + rows - (height - border))
-                    block[:top] = 0
-                    if bottom:
-                        block[rows - bottom:] = 0
-                dst.write(block, 1, window=rasterio.windows.Window(0, row, width, rows))
-
-
-def build_product(source: Path, out_dir: Path, *, scale: int = 16,
-                  dn: DNFunction | None = None, border: int = 2, as_zip: bool = True,
-                  legacy_noise: bool = False, tiff_options: dict | None = None,
-                  zip_compression: int = zipfile.ZIP_DEFLATED,
-                  edit: Callable[[str, ET.Element], None] | None = None) -> Path:
-    """Build a product from the shared SAFE folder ``source`` under ``out_dir``; return its
-    ``.zip`` (``as_zip``) or its ``.SAFE`` folder. ``edit(name, root)`` may change any XML tree
-    before it is written (``name`` relative to the SAFE root)."""
-    dn = dn or random_dn()
-    safe = out_dir / source.name
-    if safe.exists():
-        shutil.rmtree(safe)
-    (safe / "measurement").mkdir(parents=True)
-    for src in sorted(source.rglob("*")):
-        if not src.is_file() or src.name in ("PROVENANCE.md", "SHA256SUMS"):
-            continue
-        rel = src.relative_to(source)
-        dst = safe / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if rel.parts[0] != "annotation" or "rfi" in rel.parts:
-            shutil.copyfile(src, dst)
-            continue
-        root = rescale(ET.parse(src).getroot(), scale, legacy_noise)
-        if edit is not None:
-            edit(rel.as_posix(), root)
-        dst.write_bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True))
-        if root.tag == "product":
-            pol = root.findtext("adsHeader/polarisation").upper()
-            write_measurement(safe / "measurement" / f"{src.stem}.tiff", root, dn, pol,
-                              border=border, tiff_options=tiff_options)
-    if not as_zip:
-        return safe
-    archive = out_dir / f"{safe.stem}.zip"
-    with zipfile.ZipFile(archive, "w", compression=zip_compression, allowZip64=True) as zf:
-        for path in sorted(safe.rglob("*")):
-            if path.is_file():
-                zf.write(path, f"{safe.name}/{path.relative_to(safe).as_posix()}")
-    shutil.rmtree(safe)
-    return archive
-
