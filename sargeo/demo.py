@@ -11,7 +11,8 @@
    its GeoPackage through :class:`sargeo.mm.GeoTileDataset`, without tiling to disk;
 4. run the streaming tiled inference (``sargeo infer``) over the whole test scene: ships to a
    GeoPackage in the scene's CRS, and a PNG quicklook;
-5. score the detections against the test scene's true ships (precision, recall).
+5. score the detections against the test scene's true ships with ``sargeo evaluate`` (one-to-one
+   matching within 200 m: precision, recall, F1, length error).
 
 Every stage is cached in the output folder; a second run only re-scores. With ``--config`` and
 ``--checkpoint`` a user's own SARMAE-based detector replaces stages 2-3.
@@ -35,7 +36,7 @@ TINY = dict(size="tiny", img_size=64, patch_size=16, in_chans=3, decoder_dim=128
             lr=1e-3, warmup_epochs=1, seed=0)
 DETECTOR_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mmdet" / \
     "sarmae_vit-t16_centernet_s1-ships_cpu.py"
-MATCH_IOU = 0.25  #: a detection matches a true ship when their boxes overlap this much (IoU)
+MATCH_M = 200.0  #: a detection matches a true ship within this distance (xView3's rule)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="detections below this score are not written (0.4)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="inference precision (sargeo infer --precision)")
+    parser.add_argument("--product", nargs="?", const=True, metavar="SAFE",
+                        help="run the test scene as a Sentinel-1 GRD product laid out as SAFE "
+                        "(default: the first in ../shared/data/s1_safe_annotations), zipped")
     parser.add_argument("--force", action="store_true", help="recompute even if cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -122,34 +126,6 @@ def _train_detector(args: argparse.Namespace, scene_tif: Path, truth: Path, weig
     return config, checkpoint
 
 
-def score_detections(detections: Path, truth: Path, iou: float = MATCH_IOU) -> dict[str, float]:
-    """Precision and recall of detections (GeoPackage) against true ship polygons, matching
-    greedily by score: a detection is correct when its box overlaps an unmatched true ship's box
-    with IoU >= ``iou`` (boxes in map coordinates)."""
-    import geopandas as gpd
-    import numpy as np
-
-    det = gpd.read_file(detections)
-    true = gpd.read_file(truth, layer="ships").to_crs(det.crs) if len(det) else \
-        gpd.read_file(truth, layer="ships")
-    tb = true.geometry.bounds.to_numpy()
-    matched = np.zeros(len(true), bool)
-    tp = 0
-    for _, row in det.sort_values("score", ascending=False).iterrows():
-        x1, y1, x2, y2 = row.geometry.bounds
-        ix = np.clip(np.minimum(x2, tb[:, 2]) - np.maximum(x1, tb[:, 0]), 0, None)
-        iy = np.clip(np.minimum(y2, tb[:, 3]) - np.maximum(y1, tb[:, 1]), 0, None)
-        inter = ix * iy
-        union = (x2 - x1) * (y2 - y1) + (tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1]) - inter
-        ious = np.where(matched, 0.0, inter / np.maximum(union, 1e-9))
-        if len(ious) and ious.max() >= iou:
-            matched[ious.argmax()] = True
-            tp += 1
-    n_det, n_true = len(det), len(true)
-    return {"detections": n_det, "true_ships": n_true, "true_positives": tp,
-            "precision": tp / n_det if n_det else 0.0, "recall": tp / n_true if n_true else 0.0}
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -214,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"      {time.monotonic() - t0:.0f} s")
             stamp["detector"] = key
     stamp_path.write_text(json.dumps(stamp))
+    if args.product:  # stages 4-5 on a SAFE product zip (sargeo.demo_product)
+        from sargeo.demo_product import run_demo_product
+        return run_demo_product(args, test_tif, test_truth, config, checkpoint, start)
 
     from sargeo.inference import predict_scene
     from sargeo.inference.mm_predictor import load_predictor
@@ -239,16 +218,19 @@ def run(args: argparse.Namespace) -> int:
         stamp_path.write_text(json.dumps(stamp))
 
     print("[5/5] scoring the detections against the true ships")
-    score = score_detections(detections, test_truth)
-    (out / "scores.json").write_text(json.dumps(score, indent=2))
+    from sargeo.evaluation import evaluate
+
+    score = evaluate(detections, test_truth, out / "evaluation.json", truth_layer="ships",
+                     max_distance_m=MATCH_M)
     print(f"\nsargeo demo done in {time.monotonic() - start:.0f} s")
     print(f"  test scene (UTM, VV/VH linear backscatter): {test_tif}")
     print(f"  ships found (GeoPackage, scene CRS):        {detections}")
     print(f"  quicklook:                                  {preview}")
     print(f"  detector (config, checkpoint):              {config}, {checkpoint}")
-    print(f"  precision {score['precision']:.2f}, recall {score['recall']:.2f} "
-          f"({score['true_positives']} of {score['true_ships']} true ships, "
-          f"{score['detections']} detections, box IoU >= {MATCH_IOU})")
+    print(f"  F1 {score['f1'] or 0:.2f}, precision {score['precision'] or 0:.2f}, recall "
+          f"{score['recall'] or 0:.2f} ({score['tp']} of {score['n_truth']} true ships, "
+          f"{score['n_pred']} detections, matched within {MATCH_M:g} m; sargeo evaluate: "
+          f"{out / 'evaluation.md'})")
     print(f"  rerun the inference yourself: sargeo infer {test_tif} --config {config} "
           f"--checkpoint {checkpoint} --out {results} --overwrite --precision {args.precision}")
     return 0

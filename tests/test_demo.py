@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("mmcv.ops")
 
 from sargeo.cli import main  # noqa: E402
-from sargeo.demo import score_detections  # noqa: E402
 
 #: half the default budget on smaller scenes (about 2 minutes on 2 cores)
 SMALL = ["--size", "1024", "--test-size", "1024", "--steps", "50", "--det-iters", "600",
@@ -28,13 +27,15 @@ def test_demo_runs_end_to_end_learns_and_caches(tmp_path, capsys):
     assert "[4/5] tiled inference" in text and "precision" in text
     for name in ("train_scene.tif", "test_truth.gpkg", "sarmae_vit_tiny_demo.pth",
                  "ship_detector.py", "ship_detector.pth", "results/test_scene.gpkg",
-                 "detections.png", "reconstructions.png", "scores.json"):
+                 "detections.png", "reconstructions.png", "evaluation.json", "evaluation.md",
+                 "evaluation.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "detections.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with rasterio.open(out / "test_scene.tif") as src:
         assert gpd.read_file(out / "results/test_scene.gpkg").crs == src.crs
-    scores = json.loads((out / "scores.json").read_text())
-    assert scores["true_ships"] == len(gpd.read_file(out / "test_truth.gpkg", layer="ships"))
+    scores = json.loads((out / "evaluation.json").read_text())
+    assert scores["n_truth"] == len(gpd.read_file(out / "test_truth.gpkg", layer="ships"))
+    assert "F1" in text and "matched within 200 m" in text
     # the detector it trains finds the ships (measured: precision 0.83, recall 0.83 of 29)
     assert scores["precision"] >= 0.6 and scores["recall"] >= 0.6, scores
     detector = (out / "ship_detector.pth").stat().st_mtime_ns
@@ -47,7 +48,7 @@ def test_demo_runs_end_to_end_learns_and_caches(tmp_path, capsys):
     assert main(["demo", "--out", str(out), *SMALL, "--precision", "bf16"]) == 0
     text = capsys.readouterr().out
     assert "detector cached" in text and "[4/5] tiled inference" in text and "bf16" in text
-    bf16 = json.loads((out / "scores.json").read_text())
+    bf16 = json.loads((out / "evaluation.json").read_text())
     assert bf16["precision"] >= 0.6 and bf16["recall"] >= 0.6, bf16
     # a user's own detector replaces pretraining and training
     own = tmp_path / "own"
@@ -55,20 +56,3 @@ def test_demo_runs_end_to_end_learns_and_caches(tmp_path, capsys):
                  "--checkpoint", str(out / "ship_detector.pth")]) == 0
     assert "using your detector" in capsys.readouterr().out
     assert not (own / "sarmae_vit_tiny_demo.pth").exists()
-
-
-def test_scoring_matches_detections_to_true_ships_once(tmp_path):
-    import geopandas as gpd
-    from shapely.geometry import box
-
-    truth = tmp_path / "truth.gpkg"
-    gpd.GeoDataFrame({"class_name": ["ship", "ship"]},
-                     geometry=[box(0, 0, 100, 40), box(500, 500, 600, 540)],
-                     crs="EPSG:32631").to_file(truth, layer="ships")
-    det = tmp_path / "det.gpkg"
-    gpd.GeoDataFrame({"score": [0.9, 0.8, 0.7]},
-                     geometry=[box(5, 0, 100, 40), box(0, 0, 95, 40), box(300, 300, 320, 320)],
-                     crs="EPSG:32631").to_file(det)
-    score = score_detections(det, truth)
-    assert score["true_positives"] == 1  # the duplicate does not match the same ship twice
-    assert score["precision"] == pytest.approx(1 / 3) and score["recall"] == pytest.approx(0.5)
