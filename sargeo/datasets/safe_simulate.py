@@ -157,18 +157,30 @@ def write_measurement(path: Path, annotation: ET.Element, dn: DNFunction, pol: s
                 dst.write(block, 1, window=rasterio.windows.Window(0, row, width, rows))
 
 
+def _crop(annotation: ET.Element, crop: tuple[int, int]) -> None:
+    info = annotation.find("imageAnnotation/imageInformation")
+    for tag, n in zip(("numberOfLines", "numberOfSamples"), crop, strict=True):
+        elem = info.find(tag)
+        if not 0 < int(n) <= int(elem.text):
+            raise ValueError(f"crop {crop} is not inside the image ({tag} {elem.text})")
+        elem.text = str(int(n))
+
+
 def build_product(source: Path, out_dir: Path, *, scale: int = 16,
                   dn: DNFunction | None = None, sigma0: Sigma0Function | None = None,
                   border: int = 2, as_zip: bool = True, legacy_noise: bool = False,
                   tiff_options: dict | None = None,
                   zip_compression: int = zipfile.ZIP_DEFLATED,
-                  edit: Callable[[str, ET.Element], None] | None = None) -> Path:
+                  edit: Callable[[str, ET.Element], None] | None = None,
+                  crop: tuple[int, int] | None = None) -> Path:
     """Build a product from the SAFE folder ``source`` (its XML; measurement TIFFs are not
     needed) under ``out_dir``; return its ``.zip`` (``as_zip``) or its ``.SAFE`` folder.
 
     Pixels from ``dn`` (default: :func:`random_dn`) or from ``sigma0`` (through the
     product's calibration and noise vectors, :func:`dn_from_sigma0`). ``edit(name, root)`` may
-    change any XML tree before it is written (``name`` relative to the SAFE root).
+    change any XML tree before it is written (``name`` relative to the SAFE root). ``crop``:
+    ``(lines, samples)``, keep only the first lines and samples of the (scaled) image; the tie
+    points and vectors stay as they are (those beyond the image are simply not needed).
     """
     if dn is not None and sigma0 is not None:
         raise ValueError("give dn or sigma0, not both")
@@ -187,6 +199,8 @@ def build_product(source: Path, out_dir: Path, *, scale: int = 16,
             shutil.copyfile(src, dst)
             continue
         root = rescale(ET.parse(src).getroot(), scale, legacy_noise)
+        if crop is not None and root.tag == "product":
+            _crop(root, crop)
         if edit is not None:
             edit(rel.as_posix(), root)
         dst.write_bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True))
