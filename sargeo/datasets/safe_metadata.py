@@ -26,6 +26,12 @@ from sargeo.errors import error_text
 
 #: what to do about a file that cannot be used
 REDOWNLOAD = "the product is probably truncated or damaged: download it again"
+#: calibration gains outside this range hold no Sentinel-1 table (real ones are a few hundred):
+#: DN^2 / A^2 would overflow float32 or vanish
+GAIN_RANGE = (1e-12, 1e12)
+#: noise values above this are no Sentinel-1 noise (real ones: below 1e5 DN^2); range times
+#: azimuth stays finite in float32
+NOISE_MAX = 1e12
 
 
 class ProductError(ValueError):
@@ -262,6 +268,11 @@ def parse_calibration(data: bytes, name: str) -> Calibration:
         if not all((v > 0).all() for v in table.values):
             raise ProductError(f"{name}: {CALIBRATION_TABLES[quantity]} holds values <= 0; "
                                f"calibration divides by them; {REDOWNLOAD}")
+        lo, hi = GAIN_RANGE
+        if not all(((v >= lo) & (v <= hi)).all() for v in table.values):
+            raise ProductError(f"{name}: {CALIBRATION_TABLES[quantity]} holds values outside "
+                               f"[{lo:g}, {hi:g}], which no Sentinel-1 calibration table "
+                               f"holds (calibrated values would overflow); {REDOWNLOAD}")
     polarisation = _text(_element(root, "adsHeader", name), "polarisation", name).upper()
     return Calibration(polarisation, tables)
 
@@ -344,6 +355,10 @@ def parse_noise(data: bytes, name: str) -> Noise:
                            f"<noiseVectorList> (older products); {REDOWNLOAD}")
     if any((v < 0).any() for v in rng.values) or any((b.values < 0).any() for b in blocks):
         raise ProductError(f"{name}: noise power below 0; {REDOWNLOAD}")
+    if any((v > NOISE_MAX).any() for v in rng.values) or any(
+            (b.values > NOISE_MAX).any() for b in blocks):
+        raise ProductError(f"{name}: noise values above {NOISE_MAX:g}, which no Sentinel-1 "
+                           f"noise table holds (noise removal would overflow); {REDOWNLOAD}")
     return Noise(polarisation, rng, tuple(blocks), layout)
 
 

@@ -31,6 +31,12 @@ def edit_xml(path, change):
     path.write_bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True))
 
 
+def _first_value(root, path, value):
+    """Replace the first number of the first ``path`` element by ``value``."""
+    elem = root.find(path)
+    elem.text = " ".join([value, *elem.text.split()[1:]])
+
+
 def test_product_error_is_a_value_error():
     assert issubclass(ProductError, ValueError)
 
@@ -122,6 +128,20 @@ def test_measurement_that_is_not_a_tiff(product):
      lambda r: setattr(r.find(".//noiseRangeVector/noiseRangeLut"), "text",
                        " ".join(["-1"] * 632)),
      "noise power below 0"),
+    ("annotation/calibration/calibration-*-vv-*.xml",  # 1/A^2 overflows float32: inf sigma0
+     lambda r: _first_value(r, ".//calibrationVector/sigmaNought", "1e-30"),
+     "sigmaNought holds values outside [1e-12, 1e+12], which no Sentinel-1 calibration table "
+     "holds (calibrated values would overflow)"),
+    ("annotation/calibration/calibration-*-vv-*.xml",  # A^2 overflows float32: sigma0 0
+     lambda r: _first_value(r, ".//calibrationVector/betaNought", "1e30"),
+     "betaNought holds values outside [1e-12, 1e+12]"),
+    ("annotation/calibration/noise-*-vh-*.xml",  # inf in float32: NaN where interpolated
+     lambda r: _first_value(r, ".//noiseRangeVector/noiseRangeLut", "1e300"),
+     "noise values above 1e+12, which no Sentinel-1 noise table holds (noise removal would "
+     "overflow)"),
+    ("annotation/calibration/noise-*-vh-*.xml",
+     lambda r: _first_value(r, ".//noiseAzimuthVector/noiseAzimuthLut", "1e40"),
+     "noise values above 1e+12"),
     ("annotation/calibration/noise-*-vh-*.xml",
      lambda r: [r.remove(e) for e in list(r) if e.tag != "adsHeader"],
      "has neither <noiseRangeVectorList> (IPF >= 2.9) nor <noiseVectorList>"),
