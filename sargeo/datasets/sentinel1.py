@@ -90,7 +90,16 @@ class Sentinel1GRD(RasterDataset):
     def _candidate_files(self) -> list[str]:
         paths = [self.paths] if isinstance(self.paths, str | Path) else list(self.paths)
         files: list[str] = []
+        from sargeo.inference.product_source import is_product
+
         for p in map(Path, paths):
+            if is_product(p):
+                raise Sentinel1Error(
+                    f"{p} is a Sentinel-1 SAFE product (DN in radar geometry); Sentinel1GRD "
+                    "reads map-projected GeoTIFFs. Read the product window by window with "
+                    "sargeo.datasets.Sentinel1Product (calibrated sigma0; .warp onto a map "
+                    "grid), run sargeo infer on it, or write a GeoTIFF first with "
+                    "sargeo.datasets.sentinel1.georeference_grd")
             if p.is_dir():
                 files += sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in
                                 (".tif", ".tiff"))
