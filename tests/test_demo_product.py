@@ -60,3 +60,17 @@ def test_cfar_over_the_product_zip_finds_the_demo_ships(scene, tmp_path):
     assert score["recall"] >= 0.9 and score["precision"] >= 0.9, score
     assert score["median_distance_m"] <= 20.0
     assert (tmp_path / "evaluation_product.json").is_file()
+
+
+def test_sargeo_demo_takes_product_with_or_without_a_safe_folder():
+    import argparse
+
+    import sargeo.datasets
+    from sargeo.demo import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).product is None
+    assert parser.parse_args(["--product"]).product is True
+    assert parser.parse_args(["--product", "X.SAFE"]).product == "X.SAFE"
+    assert sargeo.datasets.Sentinel1Product is Sentinel1Product

@@ -189,3 +189,8 @@ def test_sea_only_on_a_product_is_refused_naming_it(source, tmp_path):
         predict_scene(archive, CFARShipDetector(), tmp_path / "out", progress=False,
                       sea_only=True)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_manifest_names_its_product_folder(source, tmp_path):
+    folder = build_product(source, tmp_path, scale=32, as_zip=False)
+    assert expand_scenes([folder / "manifest.safe", folder]) == [folder]
