@@ -8,6 +8,7 @@ its own: ``SARGEO_FUZZ_CASES=17,42 pytest tests/inference/test_fuzz.py`` runs on
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import traceback
@@ -116,6 +117,24 @@ def tiff_layout(data: bytes) -> tuple[list[tuple[int, int]], int]:
     return entries, start
 
 
+#: values written over a georeferencing double
+GEO_VALUES = (math.nan, math.inf, -math.inf, 0.0, 1e300, -1e300, 1e12, 5e-324)
+
+
+def _geo_doubles(data: bytes, entries: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(tag, byte offset)`` of each double of the classic-TIFF georeferencing tags (33550,
+    33922, 34264) stored outside their IFD entries."""
+    if len(data) < 8 or data[2:4] not in (b"*\x00", b"\x00*"):
+        return []
+    order = "<" if data[:2] == b"II" else ">"
+    found = []
+    for at, end in entries:
+        tag, typ, count, ptr = struct.unpack(order + "HHII", data[at:end])
+        if tag in (33550, 33922, 34264) and typ == 12 and ptr + 8 * count <= len(data):
+            found += [(tag, ptr + 8 * i) for i in range(count)]
+    return found
+
+
 #: values written over an IFD entry's type, count or value
 EXTREMES = (0, 1, 2, 0x7F, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF)
 
@@ -130,9 +149,16 @@ def corrupt_tiff(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     except (struct.error, IndexError, ValueError):
         entries, start = [], min(size, 1024)
     start = int(min(max(start, 8), size))
+    geo = _geo_doubles(data, entries)
     kinds = ["truncate-header", "truncate-data", "header-bits", "header-bytes", "data-bits",
-             "data-bytes", "data-nan", "data-zero"] + ["ifd-entry"] * 3 * bool(entries)
+             "data-bytes", "data-nan", "data-zero"] + ["ifd-entry"] * 3 * bool(entries) + [
+             "geo-double"] * bool(geo)
     kind = str(rng.choice(kinds))
+    if kind == "geo-double":  # ModelPixelScale, ModelTiepoint, ModelTransformation
+        tag, at = geo[int(rng.integers(len(geo)))]
+        value = float(rng.choice(GEO_VALUES))
+        buf[at:at + 8] = struct.pack(("<" if buf[:2] == b"II" else ">") + "d", value)
+        return bytes(buf), f"{kind}: a double of tag {tag} at byte {at} := {value!r}"
     if kind == "truncate-header":
         at = int(rng.integers(0, start))
         return bytes(buf[:at]), f"{kind}: cut at byte {at} of {size} (data from {start})"

@@ -49,6 +49,34 @@ DAMAGED_HINT = ("the file is probably truncated or damaged: check it with `gdali
                 "FILE` and copy or download it again")
 
 
+#: smallest pixel side taken as a size, in CRS units (1e-9 degrees is 0.1 mm)
+MIN_PIXEL = 1e-9
+
+
+def geotransform_problem(src: Any) -> str | None:
+    """What makes the open dataset's geotransform unusable (values not finite, pixels of no
+    size: a side below :data:`MIN_PIXEL`, an extent off the Earth: projected coordinates
+    beyond 1e9, or outside +-90 degrees latitude / +-360 longitude), or None."""
+    from rasterio.warp import transform_bounds
+
+    t = src.transform
+    if not all(math.isfinite(v) for v in tuple(t)[:6]):
+        return "holds values that are not finite"
+    if t.determinant == 0 or min(math.hypot(t.a, t.d), math.hypot(t.b, t.e)) < MIN_PIXEL:
+        return "gives pixels of no size"
+    if src.crs is not None and src.crs.is_projected and max(map(abs, src.bounds)) > 1e9:
+        return f"places the scene off the Earth (bounds {tuple(src.bounds)} in its CRS)"
+    try:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    except Exception as err:  # pyproj / GDAL errors of an absurd extent
+        return f"places the scene off the Earth ({error_text(err)})"
+    if not (all(math.isfinite(v) for v in (west, south, east, north))
+            and max(abs(south), abs(north)) <= 90 and max(abs(west), abs(east)) <= 360):
+        return (f"places the scene off the Earth (longitude {west:g}..{east:g}, latitude "
+                f"{south:g}..{north:g})")
+    return None
+
+
 @dataclass(frozen=True)
 class SceneInfo:
     """What the engine and the predictors need to know about a scene."""
@@ -131,6 +159,10 @@ def open_scene(path: str | Path, *, in_channels: int | None = None,
     with src:
         if not pixel_coords and (src.crs is None or src.transform == Affine.identity()):
             raise SceneError(pxc.georeferencing_error(path, src))
+        problem = None if pixel_coords else geotransform_problem(src)
+        if problem:
+            raise SceneError(f"{path}: its geotransform {tuple(src.transform)[:6]} {problem}; "
+                             f"{DAMAGED_HINT}")
         if bands is None:
             bands = tuple(range(1, src.count + 1))
         bands = tuple(int(b) for b in bands)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pytest
+from affine import Affine
 
 from sargeo.inference.reader import PrefetchReader, SceneError, open_scene
 from sargeo.inference.windows import plan_windows
@@ -18,6 +22,27 @@ def test_scene_without_crs_or_geotransform_is_refused(tmp_path):
         no_tf = write_raster(tmp_path / "notf.tif", speckle((64, 64)), transform=False)
     with pytest.raises(SceneError, match=r"notf\.tif.*no geotransform"):
         open_scene(no_tf)
+
+
+@pytest.mark.parametrize(("transform", "crs", "problem"), [
+    (Affine(math.nan, 0, 500_000, 0, -10, 5_800_000), "EPSG:32631",
+     "holds values that are not finite"),
+    (Affine(5e-324, 0, 500_000, 0, -10, 5_800_000), "EPSG:32631", "gives pixels of no size"),
+    (Affine(1e300, 0, 500_000, 0, -10, 5_800_000), "EPSG:32631",
+     "places the scene off the Earth (bounds (500000.0, 5799360.0, 6.4e+301, 5800000.0) in "
+     "its CRS)"),
+    (Affine(1e-4, 0, 1e300, 0, -1e-4, 10), "EPSG:4326", "places the scene off the Earth"),
+])
+def test_a_geotransform_that_is_not_finite_or_off_the_earth_is_refused(tmp_path, transform,
+                                                                        crs, problem):
+    """Corrupt georeferencing tags (found by test_fuzz): CFAR's pixel size, the writers'
+    polygons and the geodesic sizes failed with ValueError, OverflowError, GEOSException or
+    ZeroDivisionError."""
+    path = write_raster(tmp_path / "geo.tif", speckle((64, 64)), transform=transform, crs=crs)
+    with pytest.raises(SceneError, match=re.escape(f"{path}: its geotransform ") + ".*"
+                       + re.escape(f"{problem}") + ".*truncated or damaged"):
+        open_scene(path)
+    assert open_scene(path, pixel_coords=True).crs is None  # pixels only: the grid is unused
 
 
 def test_unreadable_and_missing_scenes_are_refused(tmp_path):
