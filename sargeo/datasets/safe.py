@@ -44,6 +44,7 @@ import re
 import threading
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ class _Store:
                 return (self.root / name).read_bytes()
             with zipfile.ZipFile(self.root) as zf:
                 return zf.read(self.zip_prefix + name)
-        except (OSError, zipfile.BadZipFile, KeyError, EOFError) as err:
+        except (OSError, zipfile.BadZipFile, KeyError, EOFError, zlib.error) as err:
             raise ProductError(f"cannot read {self.label(name)} ({error_text(err)}); "
                                f"{REDOWNLOAD}") from err
 

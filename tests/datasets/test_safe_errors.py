@@ -177,6 +177,24 @@ def test_broken_and_foreign_zips(product, tmp_path):
         Sentinel1Product(tmp_path / "absent.zip")
 
 
+def test_zip_member_whose_deflate_stream_is_broken(safe_products, tmp_path):
+    """A corrupt deflate stream (test_safe_fuzz overwrites zip bytes): zlib.error escaped
+    unnamed."""
+    archive = tmp_path / safe_products[0].zip.name
+    data = bytearray(safe_products[0].zip.read_bytes())
+    with zipfile.ZipFile(safe_products[0].zip) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("/manifest.safe"))
+    at = info.header_offset  # local header: 30 bytes, then the name and the extra field
+    start = at + 30 + int.from_bytes(data[at + 26:at + 28], "little") + int.from_bytes(
+        data[at + 28:at + 30], "little")
+    data[start:start + 4] = b"\xff" * 4  # deflate block type 3: reserved, invalid
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ProductError, match=re.escape(
+            f"cannot read {archive}!/{info.filename} (Error -3 while decompressing data: "
+            "invalid block type); the product is probably truncated or damaged")):
+        Sentinel1Product(archive)
+
+
 def test_slc_products_are_refused(product):
     path = one(product, "measurement/*-vv-*.tiff")
     path.rename(path.with_name(path.name.replace("-grd-", "-slc-")))

@@ -218,11 +218,16 @@ def test_corrupt_products_end_in_a_result_or_a_named_error(bases, tmp_path):
         else:
             data, mutation = mutate_xml(target.read_bytes(), rng)
         target.write_bytes(data)
-        path = product
-        if rng.random() < 0.2:
-            path = _zip(product)
-        case = Case(index, base, f"{target.relative_to(product)}: {mutation}"
-                    + (" (zipped)" if path.suffix == ".zip" else ""))
+        path, zipped = product, ""
+        if rng.random() < 0.25:
+            path, zipped = _zip(product), " (zipped)"
+            if rng.random() < 0.5:  # and the zip's own bytes
+                buf = bytearray(path.read_bytes())
+                at, n = int(rng.integers(len(buf))), int(rng.integers(1, 17))
+                buf[at:at + n] = rng.bytes(len(buf[at:at + n]))
+                path.write_bytes(bytes(buf))
+                zipped = f" (zipped, zip bytes {at}..{at + n} overwritten)"
+        case = Case(index, base, f"{target.relative_to(product)}: {mutation}{zipped}")
         failure = outcome(case, lambda path=path, rng=rng: _read(path, rng), (str(path),),
                           _check_read)
         if failure is None and rng.random() < 0.3:
