@@ -32,23 +32,19 @@ attributes and this call works (a trained OpenMMLab model is wrapped by
     engine).
 
 The baselines are classic SAR methods, useful on their own and to exercise the engine end to end:
-:class:`CFARShipDetector` (cell-averaging CFAR with censoring) and
+:class:`CFARShipDetector` (ESA SNAP's adaptive-threshold CFAR with windows in metres, a
+false-alarm probability and object discrimination by size: :mod:`sargeo.inference.cfar`) and
 :class:`ThresholdWaterSegmenter` (smoothed backscatter below a threshold).
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from sargeo.units import Units
-
 if TYPE_CHECKING:
     import torch
-
-    from sargeo.inference.reader import SceneInfo
 
 TASKS = ("detection", "rotated_detection", "segmentation")
 
@@ -83,189 +79,13 @@ def check_predictor(predictor: Any) -> None:
         raise ValueError(f"predictor tile_size must be positive, got {predictor.tile_size}")
 
 
-# -- helpers shared by the baselines -----------------------------------------------------------
-# The baselines run on the CPU in numpy/scipy: cheap per-pixel arithmetic that gains nothing
-# from an accelerator and suffers from torch's intra-op threads on a busy machine.
-class IntegralImage:
-    """Summed-area table of ``(B, H, W)`` values (float64, zero outside), for sums over any
-    rectangle of offsets around every pixel at a cost independent of its size."""
+# The baselines run on the CPU in numpy/scipy; their plumbing is in sargeo.inference.baseline,
+# the CFAR ship detector in sargeo.inference.cfar (imported here, where it has always been).
+from sargeo.inference.baseline import IntegralImage, _Baseline, box_sum  # noqa: E402
+from sargeo.inference.cfar import CFARShipDetector  # noqa: E402
 
-    def __init__(self, x: np.ndarray, reach: int) -> None:
-        self.h, self.w, self.reach = x.shape[1], x.shape[2], int(reach)
-        r = self.reach
-        p = np.pad(np.asarray(x, np.float64), ((0, 0), (r + 1, r), (r + 1, r)))
-        self.s = p.cumsum(1).cumsum(2)
-
-    def rect(self, dy0: int, dy1: int, dx0: int, dx1: int) -> np.ndarray:
-        """Sum over rows ``i + dy0 .. i + dy1`` and columns ``j + dx0 .. j + dx1`` (inclusive,
-        offsets within ``reach``) for every pixel ``(i, j)``; 0 for an empty rectangle."""
-        if dy1 < dy0 or dx1 < dx0:
-            return np.zeros((self.s.shape[0], self.h, self.w))
-        r, h, w, s = self.reach, self.h, self.w, self.s
-        a0, a1, b0, b1 = r + dy0, r + dy1 + 1, r + dx0, r + dx1 + 1
-        return (s[:, a1:a1 + h, b1:b1 + w] - s[:, a0:a0 + h, b1:b1 + w]
-                - s[:, a1:a1 + h, b0:b0 + w] + s[:, a0:a0 + h, b0:b0 + w])
-
-
-def box_sum(x: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the ``(2 radius + 1)^2`` box around each pixel of ``(B, H, W)``, zero
-    outside."""
-    return IntegralImage(x, radius).rect(-radius, radius, -radius, radius)
-
-
-def _area(rect: tuple[int, int, int, int]) -> int:
-    dy0, dy1, dx0, dx1 = rect
-    return max(0, dy1 - dy0 + 1) * max(0, dx1 - dx0 + 1)
-
-
-def _numpy(t: Any) -> np.ndarray:
-    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
-class _Baseline:
-    """Shared plumbing: linear power of any quantity in (the engine converts dB and amplitude
-    scenes), channel choice."""
-
-    #: linear power; sigma0, gamma0 or DN alike (CFAR compares a pixel with its surroundings)
-    input_units = Units(None, "linear")
-
-    def __init__(self, *, channel: int, tile_size: int, overlap: int,
-                 in_channels: int | None) -> None:
-        if in_channels is not None and not 0 <= channel < in_channels:
-            raise ValueError(f"channel {channel} does not exist with in_channels={in_channels}")
-        self.channel = int(channel)
-        self.tile_size, self.overlap = int(tile_size), int(overlap)
-        self.in_channels = in_channels
-
-    def prepare(self, scene: SceneInfo) -> None:
-        if self.channel >= scene.count:
-            raise ValueError(f"{scene.path}: channel {self.channel} requested but only "
-                             f"{scene.count} band(s) are read")
-
-    def _power(self, images: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:
-        power = _numpy(images)[:, self.channel].astype(np.float64)
-        ok = _numpy(valid).astype(bool)
-        return np.where(ok & np.isfinite(power), power, 0.0), ok
-
-
-class CFARShipDetector(_Baseline):
-    """Ships as bright outliers over sea clutter: cell-averaging CFAR on the co-polarised band.
-
-    A pixel is a target when its power exceeds ``k`` times the clutter mean around it, computed
-    with box filters (integral images) over valid pixels only, in a background ring: a box of
-    half-size ``background`` minus a guard box of half-size ``guard``, so that the target does
-    not raise its own threshold. ``mode="go"`` (greatest-of, the default) takes the largest of
-    the means of the four half rings (above, below, left, right), which keeps the threshold up
-    at clutter edges (coasts, sea next to dark lakes) where the whole-ring mean (``"ca"``) lets
-    the bright side through. A second pass recomputes the clutter with the first pass's targets
-    (dilated) censored, so that a long ship or a neighbour does not mask a ship's ends.
-
-    Targets closer than ``2 * group`` pixels form one object (speckle breaks bright land into
-    fragments); objects of ``min_pixels`` to ``max_pixels`` target pixels become detections
-    (bigger ones are land or infrastructure), boxed around their target pixels (oriented: the
-    minimum rotated rectangle of the pixels' corners) and scored by their contrast ``c`` (mean
-    power over mean clutter, in dB): ``c / (c + 10 log10 k)``, >= 0.5 for every object.
-
-    ``k=20`` (13 dB) is far above 4-look speckle (false-alarm rate about 1e-30 per pixel) and
-    below the contrast of ships in Sentinel-1 IW VV over open sea; lower it for weak targets.
-    Like every CFAR without a land mask, it also reports bright islands and coast features.
-    """
-
-    classes = ("ship",)
-
-    def __init__(self, *, rotated: bool = False, k: float = 20.0, guard: int = 15,
-                 background: int = 30, min_pixels: int = 2, max_pixels: int = 5000,
-                 group: int = 1, censor: bool = True, mode: str = "go", channel: int = 0,
-                 tile_size: int = 512, overlap: int = 64,
-                 in_channels: int | None = None) -> None:
-        super().__init__(channel=channel, tile_size=tile_size, overlap=overlap,
-                         in_channels=in_channels)
-        if k <= 1:
-            raise ValueError(f"CFAR factor k must be > 1, got {k}")
-        if not 0 <= guard < background:
-            raise ValueError(f"need 0 <= guard < background, got {guard}, {background}")
-        if mode not in ("ca", "go"):
-            raise ValueError(f"CFAR mode must be 'ca' or 'go', got {mode!r}")
-        self.task = "rotated_detection" if rotated else "detection"
-        self.mode, self.group = mode, int(group)
-        self.k, self.guard, self.background = float(k), int(guard), int(background)
-        self.min_pixels, self.max_pixels, self.censor = int(min_pixels), int(max_pixels), censor
-
-    def _clutter(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Clutter mean around each pixel, and whether enough valid pixels support it."""
-        v = ok.astype(np.float64)
-        b, g = self.background, self.guard
-        sums, counts = IntegralImage(x * v, b), IntegralImage(v, b)
-        if self.mode == "ca":  # the whole ring
-            parts = [((-b, b, -b, b), (-g, g, -g, g))]
-        else:  # greatest of the four half rings (above, below, left, right)
-            parts = [((-b, -1, -b, b), (-g, -1, -g, g)), ((1, b, -b, b), (1, g, -g, g)),
-                     ((-b, b, -b, -1), (-g, g, -g, -1)), ((-b, b, 1, b), (-g, g, 1, g))]
-        clutter = np.zeros_like(x)
-        enough = np.zeros(x.shape, bool)
-        for outer, inner in parts:
-            s = sums.rect(*outer) - sums.rect(*inner)
-            n = counts.rect(*outer) - counts.rect(*inner)
-            area = _area(outer) - _area(inner)
-            ok_part = n >= 0.1 * area
-            clutter = np.where(ok_part, np.maximum(clutter, s / np.maximum(n, 1.0)), clutter)
-            enough |= ok_part
-        return clutter, enough
-
-    def detect_mask(self, images: Any, valid: Any) -> tuple[np.ndarray, ...]:
-        """Target mask ``(B, H, W)``, power and clutter mean (float64)."""
-        from scipy import ndimage
-
-        x, ok = self._power(images, valid)
-        clutter, enough = self._clutter(x, ok)
-        det = (x > self.k * clutter) & ok & enough
-        if self.censor and det.any():
-            grown = ndimage.binary_dilation(det, structure=np.ones((1, 5, 5), bool))
-            clutter, enough = self._clutter(x, ok & ~grown)
-            det = (x > self.k * clutter) & ok & enough
-        return det, x, clutter
-
-    def __call__(self, images: Any, valid: Any) -> list[dict[str, Any]]:
-        from scipy import ndimage
-
-        from sargeo.geo import corners_to_rbox
-
-        det, x, clutter = self.detect_mask(images, valid)
-        k_db = 10 * math.log10(self.k)
-        out = []
-        for i in range(det.shape[0]):
-            grouped = det[i]
-            if self.group > 0:  # targets up to 2 * group px apart form one object
-                size = 2 * self.group + 1
-                grouped = ndimage.binary_dilation(det[i], np.ones((size, size), bool))
-            labels, _ = ndimage.label(grouped, structure=np.ones((3, 3), bool))
-            labels[~det[i]] = 0  # an object's pixels are its targets
-            boxes, rboxes, scores = [], [], []
-            for j, sl in enumerate(ndimage.find_objects(labels), start=1):
-                if sl is None:
-                    continue
-                comp = labels[sl] == j
-                npx = int(comp.sum())
-                if not self.min_pixels <= npx <= self.max_pixels:
-                    continue
-                power = x[i][sl][comp].mean()
-                contrast = 10 * math.log10(power / max(clutter[i][sl][comp].mean(), 1e-30))
-                scores.append(contrast / (contrast + k_db))
-                r0, c0 = sl[0].start, sl[1].start
-                boxes.append([c0, r0, sl[1].stop, sl[0].stop])
-                if self.task == "rotated_detection":
-                    rr, cc = np.nonzero(comp)
-                    pts = np.stack([cc + c0, rr + r0], -1).astype(np.float64)
-                    pts = (pts[:, None, :] + np.array([[0, 0], [1, 0], [1, 1], [0, 1]]))
-                    rboxes.append(corners_to_rbox(pts.reshape(1, -1, 2))[0])
-            res: dict[str, Any] = {"scores": np.asarray(scores, np.float64),
-                                   "labels": np.zeros(len(scores), np.int64)}
-            if self.task == "rotated_detection":
-                res["rboxes"] = np.asarray(rboxes, np.float64).reshape(-1, 5)
-            else:
-                res["boxes"] = np.asarray(boxes, np.float64).reshape(-1, 4)
-            out.append(res)
-        return out
+__all__ = ["TASKS", "CFARShipDetector", "IntegralImage", "Predictor", "ThresholdWaterSegmenter",
+           "box_sum", "check_predictor"]
 
 
 class ThresholdWaterSegmenter(_Baseline):
