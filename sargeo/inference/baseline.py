@@ -107,3 +107,16 @@ def pixel_size_m(crs: Any, transform: Any, width: int, height: int) -> tuple[flo
         lon1, lat1 = to_ll.transform(x1, y1)
         sizes.append(abs(geod.inv(lon0, lat0, lon1, lat1)[2]))
     return sizes[0], sizes[1]
+
+
+def scene_pixel_size_m(info: Any) -> tuple[float, float] | None:
+    """A scene's pixel size ``(x, y)`` in metres: a Sentinel-1 product's ground spacing
+    (range, azimuth), else from its CRS and transform; None for images in pixel coordinates
+    (no CRS)."""
+    spacing = getattr(info, "pixel_spacing_m", None)
+    if spacing is not None:
+        return float(spacing[0]), float(spacing[1])
+    if info.crs is None:
+        return None
+    return pixel_size_m(info.crs, info.transform, info.width, info.height)
+

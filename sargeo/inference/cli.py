@@ -21,6 +21,12 @@ import os
 import sys
 from pathlib import Path
 
+from sargeo.inference.baseline_args import (
+    add_baseline_arguments,
+    cfar_kwargs,
+    prescreen_for,
+    water_kwargs,
+)
 from sargeo.precision import PRECISIONS
 from sargeo.units import UNITS_HELP
 
@@ -39,6 +45,7 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                        help="no network: CFAR ship detection or threshold water segmentation")
     model.add_argument("--rotated", action="store_true",
                        help="--baseline cfar: oriented boxes instead of horizontal ones")
+    add_baseline_arguments(model)  # --cfar-*, --water-threshold-db, --no-prescreen
     parser.add_argument("--out", required=True, type=Path,
                         help="output folder (or, for one scene, the output file)")
     parser.add_argument("--tile", type=int, help="window size in pixels (default: the model's)")
@@ -132,9 +139,9 @@ def build_predictor(args: argparse.Namespace):
     if args.tile:
         common["tile_size"] = args.tile
     if args.baseline == "cfar":
-        return CFARShipDetector(rotated=args.rotated, **common)
+        return CFARShipDetector(rotated=args.rotated, **cfar_kwargs(args), **common)
     if args.baseline == "water":
-        return ThresholdWaterSegmenter(**common)
+        return ThresholdWaterSegmenter(**water_kwargs(args), **common)
     raise ValueError("give a model: --config CONFIG --checkpoint CKPT, or --baseline cfar|water")
 
 
@@ -157,7 +164,8 @@ def run_infer(args: argparse.Namespace) -> int:
             preview=args.preview or args.report, progress=not args.quiet, geojson=args.geojson,
             save_probs=args.probs, keep_going=args.keep_going, units=units, nodata=nodata,
             sea_only=args.sea_only, land_buffer_m=args.land_buffer_m,
-            pixel_coords=args.pixel_coords, coco_images=args.coco_images)
+            pixel_coords=args.pixel_coords, coco_images=args.coco_images,
+            prescreen=prescreen_for(args, predictor))
         if args.report:
             from sargeo.inference.report import report_for
 
@@ -185,6 +193,9 @@ def run_infer(args: argparse.Namespace) -> int:
                 if r.land:
                     extra += (f", {r.land['windows_skipped_land']} window(s) on land skipped, "
                               f"{r.land['detections_dropped_land']} detection(s) on land dropped")
+                if r.prescreen:
+                    extra += (f", {r.prescreen['windows_skipped_prescreen']} window(s) without "
+                              "a CFAR candidate skipped")
                 print(f"  {r.scene.name}: {what} in {r.n_windows} window(s) "
                       f"({r.n_nodata} nodata-only){extra}, {r.seconds:.1f} s -> "
                       + ", ".join(str(p) for p in r.outputs.values()))

@@ -28,7 +28,6 @@ Several GPUs or machines: start the same command under ``torchrun``; each rank t
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 import shutil
@@ -58,8 +57,9 @@ from sargeo.inference.merge import (
     window_interiors,
 )
 from sargeo.inference.predictor import check_predictor
-from sargeo.inference.product_source import is_product
+from sargeo.inference.prescreen import plan_prescreen
 from sargeo.inference.reader import PrefetchReader, SceneError, SceneInfo, open_scene
+from sargeo.inference.scenes import SCENE_SUFFIXES, expand_scenes, shard_scenes
 from sargeo.inference.windows import plan_windows
 from sargeo.inference.writers import (
     BLOCK,
@@ -72,7 +72,6 @@ from sargeo.inference.writers import (
 from sargeo.landmask import plan_sea_only
 from sargeo.units import UNITS_TAG
 
-SCENE_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = {"detection": (".gpkg",), "rotated_detection": (".gpkg",),
                    "segmentation": (".tif", ".tiff")}
 
@@ -95,6 +94,7 @@ class InferenceResult:
     n_resumed: int = 0  #: windows done by an interrupted earlier run
     n_objects: int | None = None  #: detections written (detection tasks)
     land: dict[str, int] = field(default_factory=dict)  #: --sea-only counts (windows, detections)
+    prescreen: dict[str, Any] = field(default_factory=dict)  #: windows_skipped_prescreen, ...
     seconds: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -146,56 +146,6 @@ def _is_file_target(out: Path) -> bool:
     """Whether ``out`` names an output file rather than a folder."""
     return out.suffix.lower() in (".gpkg", ".tif", ".tiff", ".geojson", ".png") \
         and not out.is_dir()
-
-
-def expand_scenes(items: str | Path | Iterable[str | Path],
-                  suffixes: tuple[str, ...] = SCENE_SUFFIXES) -> list[Path]:
-    """Scene files from files, folders (their ``*.tif``/``*.tiff``, hidden files excluded) and
-    glob patterns (``**`` recurses); in order, duplicates dropped, each folder and pattern
-    sorted, so every rank sees the same list."""
-    if isinstance(items, str | Path):
-        items = [items]
-    found: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir() and not is_product(p):  # a .SAFE folder is one scene
-            hits = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
-                          and q.suffix.lower() in suffixes)
-            if not hits:
-                raise FileNotFoundError(f"{p}: no {'/'.join(suffixes)} scene in this folder"
-                                        + pxc.folder_hint(p, suffixes))
-        elif p.is_file() or is_product(p):
-            hits = [p]
-        elif glob.has_magic(str(item)):
-            hits = sorted(Path(q) for q in glob.glob(str(item), recursive=True)
-                          if Path(q).is_file())
-            if not hits:
-                raise FileNotFoundError(f"{item}: no file matches")
-        else:
-            raise FileNotFoundError(f"{p}: no such scene file or folder")
-        found.extend(hits)
-    seen: set[Path] = set()
-    unique = []
-    for p in found:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(p)
-    return unique
-
-
-def shard_scenes(scenes: Sequence[Path], rank: int | None = None,
-                 world_size: int | None = None) -> list[Path]:
-    """``scenes[rank::world_size]``; by default from the ``RANK`` and ``WORLD_SIZE``
-    environment variables that torchrun sets (one process: everything)."""
-    if rank is None:
-        rank = int(os.environ.get("RANK", 0))
-    if world_size is None:
-        world_size = int(os.environ.get("WORLD_SIZE", 1))
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, "
-                         f"world_size={world_size}")
-    return list(scenes)[rank::world_size]
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -279,8 +229,8 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                   geojson: bool = False, save_probs: bool = False, prefetch: int = 2,
                   units: Any = None, nodata: float | str | None = None,
                   sea_only: bool = False, land_buffer_m: float = 500.0,
-                  pixel_coords: Any = False, coco_images: str | Path | None = None
-                  ) -> InferenceResult:
+                  pixel_coords: Any = False, coco_images: str | Path | None = None,
+                  prescreen: Any = None) -> InferenceResult:
     """Run ``predictor`` over a whole scene and write its georeferenced outputs.
 
     Args:
@@ -310,6 +260,9 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
         sea_only, land_buffer_m: detection at sea only (:class:`sargeo.landmask.SeaFilter`).
         pixel_coords, coco_images: images without georeferencing, outputs in pixel
             coordinates and COCO results (:mod:`sargeo.inference.pixel_coords`).
+        prescreen: detection only: a CFAR pass sends the network only the windows holding a
+            candidate (True, or :class:`sargeo.inference.prescreen.Prescreen` settings;
+            default None: every window).
 
     Returns:
         An :class:`InferenceResult`.
@@ -347,7 +300,7 @@ def predict_scene(scene: str | Path, predictor: Any, out: str | Path, *, tile: i
                        nms_iou=nms_iou, bands=bands, overwrite=overwrite, resume=resume,
                        progress=progress, save_probs=save_probs, prefetch=prefetch,
                        units=units, nodata=nodata, sea=land_buffer_m if sea_only else None,
-                       pixel=pixel)
+                       pixel=pixel, prescreen=prescreen)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -367,7 +320,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
                    overlap: int | None, batch_size: int, score_thr: float, nms_iou: float,
                    bands: Sequence[int] | None, overwrite: bool, resume: bool, progress: bool,
                    save_probs: bool, prefetch: int, units: Any, nodata: Any, sea: Any,
-                   pixel: Any = None) -> None:
+                   pixel: Any = None, prescreen: Any = None) -> None:
     task = predictor.task
     info = open_scene(scene, in_channels=predictor.in_channels, bands=bands, units=units,
                       nodata=nodata, pixel_coords=pixel is not None)
@@ -391,6 +344,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
         meta.update(score_thr=float(score_thr))
     meta.update({"pixel_coords": True} if pixel else {})
     sea, windows = plan_sea_only(info, task, sea, windows, meta, result)  # windows at sea
+    windows = plan_prescreen(info, task, prescreen, windows, meta, result)  # with candidates
     main.parent.mkdir(parents=True, exist_ok=True)
     with naming_errors(main.parent / f".{main.name}.partial"):
         journal = Journal(main, meta, resume=resume)
