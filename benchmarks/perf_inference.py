@@ -11,7 +11,7 @@ Everything is measured in one run, as ratios against a baseline run beside it:
    engine throughput >= 0.9x the pure forward.
 2. **Engine vs the naive torchgeo loop** users write today: ``Sentinel1GRD`` +
    ``GridGeoSampler(size=tile, stride=tile - overlap)`` + ``DataLoader(batch_size=1,
-   collate_fn=stack_samples)``, one predictor call per tile (the same predictor, hence the same
+   collate_fn=collate_geo)``, one predictor call per tile (the same predictor, hence the same
    ``SARNormalize`` normalisation), each tile's boxes moved to map coordinates from its bounds,
    then one NMS in map coordinates and a GeoPackage. Goal: the engine >= 2x faster on the scene.
 3. **Peak memory vs scene size.** Peak RSS (``VmHWM``; ``getrusage``'s ``ru_maxrss`` survives
@@ -26,7 +26,10 @@ Rows beside part 2, each against the same naive float32 loop:
 - 2b. ``predict_scene`` at a larger batch (``--extra-batch``, default 16);
 - 2c. ``predict_scene`` with ``precision="bf16"`` (backbone and neck under bfloat16 autocast,
   ``sargeo infer --precision bf16``), with the share of the float32 engine's detections that
-  the bfloat16 run finds again (same class, box IoU >= 0.5);
+  the bfloat16 run finds again (same class, box IoU >= 0.5). The weights here are untrained, so
+  that share says little about a real detector: ``--trained`` measures it with the demo's
+  trained CenterNet ship detector instead (:mod:`benchmarks.perf_inference_trained`, written to
+  ``results/perf_inference_trained.json``);
 - 2d. a scene with a Sentinel-1 footprint (``--footprint``: swath width, default 2560 px): a
   GRD swath projected to UTM is a rectangle turned by its track heading (12 degrees here,
   250 x 170 km), so its bounding box has nodata corners (30 %); the engine skips windows
@@ -38,7 +41,8 @@ Parts 1 and 2 alternate over ``--rounds`` rounds, the order rotating (the best w
 counts: the machine is shared); process CPU time is kept beside wall time, and every round's
 numbers. Scenes and the model checkpoint are cached under ``--work``.
 
-    python -m benchmarks.perf_inference [--work DIR] [--tile N] [--quick]
+    python -m benchmarks.perf_inference [--work DIR] [--tile N] [--quick] [--config CFG]
+    python -m benchmarks.perf_inference --trained [--demo-dir DIR] [--device cuda]
 
 writes ``benchmarks/results/perf_inference.json`` (the command, the machine, every number, the
 ratios) and prints a markdown table. ``--profile`` also runs the engine once under cProfile
@@ -51,12 +55,13 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.naive_loop import naive_torchgeo
+from benchmarks.perf_inference_memory import measure_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "perf_inference.json"
@@ -255,135 +260,20 @@ def time_engine(path: Path, predictor: Any, out: Path, *, tile: int, overlap: in
             "detections": str(res.outputs["detections"])}
 
 
-# -- 2. the naive torchgeo loop ----------------------------------------------------------------
-def naive_torchgeo(path: Path, predictor: Any, out: Path, *, tile: int, overlap: int,
-                   score_thr: float, nms_iou: float) -> dict[str, Any]:
-    """What users write today: torchgeo grid sampling, one tile per model call, boxes moved to
-    map coordinates tile by tile, NMS over the scene, a GeoPackage. Timed stage by stage."""
-    import geopandas as gpd
-    import numpy as np
-    import shapely
-    import torch
-    from torch.utils.data import DataLoader
-    from torchgeo.datasets import stack_samples
-    from torchgeo.samplers import GridGeoSampler
-    from torchvision.ops import batched_nms
-
-    from sargeo.datasets.sentinel1 import Sentinel1GRD
-
-    c0, t_start = time.process_time(), time.perf_counter()
-    ds = Sentinel1GRD(path, bands=("VV", "VH"))  # linear power, NaN where invalid
-    sampler = GridGeoSampler(ds, size=tile, stride=tile - overlap)
-    loader = DataLoader(ds, sampler=sampler, batch_size=1, collate_fn=stack_samples,
-                        num_workers=0)
-    res_x, res_y = ds.res
-    read_s = predict_s = convert_s = 0.0
-    boxes, scores, labels = [], [], []
-    n = 0
-    t = time.perf_counter()
-    setup_s = t - t_start
-    for sample in loader:
-        image = sample["image"]
-        valid = torch.isfinite(image).all(1)
-        image = torch.nan_to_num(image, nan=0.0)
-        t1 = time.perf_counter()
-        read_s += t1 - t
-        with torch.inference_mode():
-            r = predictor(image, valid)[0]
-        t2 = time.perf_counter()
-        predict_s += t2 - t1
-        xs, ys, _ = sample["bounds"][0]
-        b = np.asarray(r["boxes"], np.float64).reshape(-1, 4)
-        s = np.asarray(r["scores"], np.float64)
-        keep = s >= score_thr
-        b, s = b[keep], s[keep]
-        # tile pixels -> map: x grows with columns, y falls with rows from the tile's top
-        boxes.append(np.stack([xs.start + b[:, 0] * res_x, ys.stop - b[:, 3] * res_y,
-                               xs.start + b[:, 2] * res_x, ys.stop - b[:, 1] * res_y], 1))
-        scores.append(s)
-        labels.append(np.asarray(r["labels"], np.int64)[keep])
-        n += 1
-        t = time.perf_counter()
-        convert_s += t - t2
-    t3 = time.perf_counter()
-    boxes_a, scores_a = np.concatenate(boxes), np.concatenate(scores)
-    labels_a = np.concatenate(labels)
-    keep = batched_nms(torch.from_numpy(boxes_a), torch.from_numpy(scores_a),
-                       torch.from_numpy(labels_a), nms_iou).numpy()
-    frame = gpd.GeoDataFrame(
-        {"score": scores_a[keep], "class_name": [predictor.classes[i] for i in labels_a[keep]]},
-        geometry=shapely.box(*boxes_a[keep].T), crs=ds.crs)
-    out.mkdir(parents=True, exist_ok=True)
-    gpkg = out / f"{path.stem}_naive.gpkg"
-    gpkg.unlink(missing_ok=True)
-    frame.to_file(gpkg, layer="detections", driver="GPKG", engine="pyogrio")
-    t_end = time.perf_counter()
-    seconds = t_end - t_start
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - c0, "tiles": n,
-            "tiles_per_s": n / seconds,
-            "n_objects": len(frame), "setup_seconds": setup_s,
-            "read_seconds": read_s, "predictor_seconds": predict_s,
-            "to_map_seconds": convert_s, "nms_write_seconds": t_end - t3}
-
-
-# -- 3. peak memory in a fresh process ---------------------------------------------------------
-def _status_kb(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return -1
-
-
-def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Runs in the fresh subprocess: ``predict_scene`` with the CFAR baseline; peak RSS."""
-    import torch
-
-    torch.set_num_threads(THREADS)
-    import geopandas  # noqa: F401  (the writer imports it lazily: count it in the baseline)
-    import rasterio
-
-    from sargeo.inference import predict_scene
-    from sargeo.inference.predictor import CFARShipDetector
-
-    predictor = CFARShipDetector(tile_size=spec["tile"], overlap=spec["overlap"])
-    rss_before = _status_kb("VmRSS")
-    t0 = time.perf_counter()
-    res = predict_scene(spec["scene"], predictor, spec["out"], tile=spec["tile"],
-                        overlap=spec["overlap"], batch_size=spec["batch_size"], overwrite=True,
-                        progress=False)
-    seconds = time.perf_counter() - t0
-    with rasterio.Env():
-        cachemax = rasterio.env.get_gdal_config("GDAL_CACHEMAX")
-    return {"scene": spec["scene"], "seconds": seconds, "n_windows": res.n_windows,
-            "tiles": res.n_predicted, "n_objects": res.n_objects,
-            "rss_before_predict_mb": rss_before / 1024,
-            # VmHWM belongs to this process image; ru_maxrss survives exec, so it would report
-            # the parent's RSS (a loaded ViT-B) when that is larger
-            "peak_rss_mb": _status_kb("VmHWM") / 1024,
-            "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "gdal_cachemax_config": cachemax}
-
-
-def measure_memory(path: Path, out: Path, *, tile: int, overlap: int, batch_size: int,
-                   gdal_cachemax_mb: int | None) -> dict[str, Any]:
-    """Peak RSS of one ``predict_scene`` in a fresh interpreter (``GDAL_CACHEMAX`` set to
-    ``gdal_cachemax_mb``, or GDAL's default when None)."""
-    env = dict(os.environ)
-    env.pop("GDAL_CACHEMAX", None)
-    if gdal_cachemax_mb is not None:
-        env["GDAL_CACHEMAX"] = str(gdal_cachemax_mb)  # GDAL reads small values as MB
-    spec = {"scene": str(path), "out": str(out), "tile": tile, "overlap": overlap,
-            "batch_size": batch_size}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.perf_inference", "--memory-child",
-                           json.dumps(spec)], cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory run failed for {path}:\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["gdal_cachemax_env"] = env.get("GDAL_CACHEMAX", "unset (GDAL default: 5% of RAM)")
-    return result
-
-
 # -- reporting ---------------------------------------------------------------------------------
+def _relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    """``result`` as indented JSON at ``path``, written atomically."""
+    from sargeo.io import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
 def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return min(rows, key=lambda r: r["seconds"])
 
@@ -477,14 +367,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gdal-cachemax", type=int, default=64, help="MB, for part 3")
     parser.add_argument("--no-default-cache", action="store_true",
                         help="skip part 3 with GDAL's default block cache")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip part 3 (peak memory, CPU CFAR baseline)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one engine run (cProfile, main thread)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, default=CONFIG,
+                        help="detector config of parts 1-2 (default: the ViT-B/16 Faster R-CNN "
+                             "scene config), untrained weights")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the JSON (default results/perf_inference.json; with --trained "
+                             "results/perf_inference_trained.json)")
+    trained = parser.add_argument_group(
+        "trained detector (--trained): fp32 vs bf16 detections of the demo's trained detector")
+    trained.add_argument("--trained", action="store_true",
+                         help="train the demo's CPU ship detector (cached) and compare its "
+                              "fp32 and bf16 detections on the demo's test scene")
+    trained.add_argument("--demo-dir", type=Path, default=None,
+                         help="the demo's output folder, reused when its stages are cached "
+                              "(default WORK/demo)")
+    trained.add_argument("--demo-steps", type=int, default=200, help="pretraining steps (200)")
+    trained.add_argument("--demo-det-iters", type=int, default=1200,
+                         help="detector iterations (1200, the demo's)")
+    trained.add_argument("--demo-size", type=int, default=1024, help="training scene side")
+    trained.add_argument("--demo-test-size", type=int, default=2048, help="test scene side")
     args = parser.parse_args(argv)
-    if args.memory_child:
-        print(json.dumps(memory_child(json.loads(args.memory_child))), flush=True)
-        return 0
+    command = "python -m benchmarks.perf_inference " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    if args.trained:
+        from benchmarks.perf_inference_trained import run_trained
+
+        return run_trained(args, command.strip())
+    args.out = args.out or RESULTS
 
     import torch
 
@@ -502,10 +415,10 @@ def main(argv: list[str] | None = None) -> int:
 
     path = scene(work, size)
     t0 = time.perf_counter()
-    predictor = mm_predictor(work, tile, device=args.device)
+    predictor = mm_predictor(work, tile, args.config, device=args.device)
     load_s = time.perf_counter() - t0
-    bf16 = None if args.no_bf16 else mm_predictor(work, tile, precision="bf16",
-                                                       device=args.device)
+    bf16 = None if args.no_bf16 else mm_predictor(work, tile, args.config, precision="bf16",
+                                                  device=args.device)
     batches = engine_batches(path, predictor, tile, overlap, batch)
     with torch.inference_mode():  # warm-up: first-call allocations, lazy imports
         for p in (predictor, bf16) if bf16 else (predictor,):
@@ -560,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
             "best": eb, "rounds": runs["engine_bf16"],
             "vs_naive": nv["seconds"] / eb["seconds"],
             "vs_engine_fp32": e["seconds"] / eb["seconds"],
-            "agreement_with_fp32": agreement(Path(e["detections"]), Path(eb["detections"]))}
+            "agreement_with_fp32": agreement(Path(e["detections"]), Path(eb["detections"])),
+            "network": "untrained (seed 0): see --trained for a trained detector"}
     if fp_path:
         fe, fn = _best(runs["footprint_engine"]), _best(runs["footprint_naive"])
         import rasterio
@@ -596,9 +510,10 @@ def main(argv: list[str] | None = None) -> int:
         print(profile)
 
     memory = []
-    settings = [args.gdal_cachemax] + ([] if args.no_default_cache else [None])
-    small_path, large_path = scene(work, small_size), scene(work, large_size)
+    settings = [] if args.no_memory else [args.gdal_cachemax] + (
+        [] if args.no_default_cache else [None])
     for cachemax in settings:
+        small_path, large_path = scene(work, small_size), scene(work, large_size)
         mem = {}
         for key, p in (("small", small_path), ("large", large_path)):
             mem[key] = measure_memory(p, out / "memory", tile=tile, overlap=overlap,
@@ -614,8 +529,6 @@ def main(argv: list[str] | None = None) -> int:
                                         - mem["large"]["rss_before_predict_mb"])
                        / (mem["small"]["peak_rss_mb"] - mem["small"]["rss_before_predict_mb"])})
 
-    command = "python -m benchmarks.perf_inference " + " ".join(
-        argv if argv is not None else sys.argv[1:])
     result = {
         "command": command.strip(), "quick": args.quick,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
@@ -624,8 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                     "load_avg_at_end": os.getloadavg()},
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(
             args.device),
-        "model": {"name": "SARMAE ViT-B/16 Faster R-CNN (untrained weights)",
-                  "config": str(CONFIG.relative_to(ROOT)), "load_seconds": load_s},
+        "model": {"name": f"{args.config.stem} (untrained weights, seed 0)",
+                  "config": _relative(args.config), "load_seconds": load_s},
         "scene": f"simulated {size} x {size} px, VV/VH float32 linear power, DEFLATE, "
                  "512 px blocks", "scene_pixels": size * size,
         "tile": tile, "overlap": overlap, "stride": tile - overlap, "batch_size": batch,
@@ -634,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                   "the order rotating each round); cpu_seconds: process CPU time (all threads), "
                   "its ratios use the least CPU time of each side",
         "naive_loop": "Sentinel1GRD + GridGeoSampler(size=tile, stride=tile-overlap) + "
-                      "DataLoader(batch_size=1, collate_fn=stack_samples, num_workers=0); the "
+                      "DataLoader(batch_size=1, collate_fn=collate_geo, num_workers=0); the "
                       "same predictor per tile (same SARNormalize), boxes to map coordinates "
                       "per tile, torchvision batched_nms in map coordinates, GeoPackage",
         "forward": {"best": f, "rounds": fwd},
@@ -666,8 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile_top": profile,
         "run_seconds": time.perf_counter() - t_run,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_json(args.out, result)
     print()
     print(table(result))
     print(f"\nrun time {result['run_seconds']:.0f} s; wrote {args.out}")
