@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
-
 #: length of a torchgeo >= 0.9 sample ``bounds`` tensor:
 #: ``[xmin, xmax, xres, ymin, ymax, yres, tmin, tmax, tstep]``
 TORCHGEO_BOUNDS_LEN = 9

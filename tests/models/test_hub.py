@@ -97,7 +97,8 @@ def test_offline_without_the_file_says_what_to_do(tmp_path):
     proc = run_python(LOAD, {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 1
     err = proc.stderr
-    assert "WeightsUnavailable" in err and "SARMAE_vitb_checkpoint-last are not on this machine" in err
+    assert "WeightsUnavailable" in err
+    assert "SARMAE_vitb_checkpoint-last are not on this machine" in err
     assert f"hf download {HF_REPO} SARMAE_vitb_checkpoint-last --revision {HF_REVISION}" in err
     assert "SARGEO_WEIGHTS_DIR" in err and "model.backbone.pretrained=None" in err
 
