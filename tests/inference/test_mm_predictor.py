@@ -117,7 +117,8 @@ def test_band_count_the_model_does_not_expect_is_named(scene, tmp_path):
     from sargeo.inference.reader import SceneError
 
     expected = (f"{one_band}: 1 band(s) [1] would be read but the predictor expects 2; "
-                "choose bands (bands=... / --bands)")
+                "choose bands (bands=... / --bands); for a grey image (one band, or RGB-encoded "
+                "grey) --bands 1 1 gives band 1 to every input")
     with pytest.raises(SceneError) as info:
         predict_scene(one_band, load_predictor(config, checkpoint), tmp_path / "o",
                       progress=False)
