@@ -195,11 +195,8 @@ class Sentinel1GRD(RasterDataset):
         if self.decibels:
             image.masked_fill_(invalid, 1.0).log10_().mul_(10.0)
         sample["image"] = image.masked_fill_(invalid, self.nodata_value)
-        sample["bands"] = list(self.bands)
-        # torchgeo >= 0.9 dropped the CRS and keeps bounds as float32 (about 0.5 m off at UTM
-        # northings): the exact query that reads this tile again travels with it instead
-        sample["crs"] = self.crs
-        sample["query"] = self._disambiguate_slice(query)
+        # tensors only, so that torchgeo 0.10's stack_samples batches them; the CRS and bands
+        # are the dataset's (ds.crs, ds.bands), LabelledScenes adds crs and the exact query
         return sample
 
 

@@ -8,6 +8,7 @@ import pytest
 import rasterio
 import torch
 from rasterio.control import GroundControlPoint
+from torchgeo.datasets import stack_samples
 from torchgeo.samplers import GridGeoSampler, RandomGeoSampler
 
 from sargeo.datasets.sentinel1 import Sentinel1Error, Sentinel1GRD, georeference_grd
@@ -75,7 +76,10 @@ def test_scenes_in_two_utm_zones_are_sampled_in_one_crs(tmp_path):
     ds = Sentinel1GRD(tmp_path)
     assert ds.crs == pyproj.CRS.from_epsg(32631) and ds.res == (10.0, 10.0)
     sample = ds[next(iter(RandomGeoSampler(ds, size=32, length=1)))]
-    assert sample["image"].shape == (2, 32, 32) and pyproj.CRS(sample["crs"]).to_epsg() == 32631
+    assert sample["image"].shape == (2, 32, 32) and ds.crs.to_epsg() == 32631
+    # tensors only: torchgeo 0.10's stack_samples (torch.stack on every key) batches them
+    batch = stack_samples([sample, ds[next(iter(RandomGeoSampler(ds, size=32, length=1)))]])
+    assert batch["image"].shape == (2, 2, 32, 32) and batch["bounds"].shape == (2, 9)
     utm32 = Sentinel1GRD(tmp_path, crs=pyproj.CRS.from_epsg(32632), res=20.0)
     assert utm32.crs.to_epsg() == 32632 and utm32.res == (20.0, 20.0)
 
