@@ -1,0 +1,37 @@
+"""The whole-product benchmark at a tiny size, with the CFAR baseline as the detector: the JSON
+it writes, and a prescreen that finds what the exhaustive run finds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import perf_scene
+
+
+@pytest.mark.slow
+def test_perf_scene_writes_the_result_and_the_prescreen_keeps_the_detections(tmp_path):
+    out = tmp_path / "perf_scene.json"
+    assert perf_scene.main(["--size", "640", "--detector", "cfar", "--configs",
+                            "prescreen_fp32", "--work", str(tmp_path / "work"), "--out",
+                            str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {"width", "height", "minutes", "recall_vs_exhaustive", "peak_rss_mb", "runs",
+            "command", "full_product"} <= set(result)
+    assert (result["width"], result["height"]) == (640, 497)
+    runs = result["runs"]
+    assert set(runs) == {"exhaustive_fp32", "prescreen_fp32"}  # the reference always runs
+    ref, fast = runs["exhaustive_fp32"], runs["prescreen_fp32"]
+    assert "error" not in ref and "error" not in fast
+    # a scene with few ships: every exhaustive detection found again within 200 m, on fewer
+    # windows
+    assert ref["n_objects"] >= 3 and ref["vs_truth"]["n_truth"] <= 10
+    assert fast["matched_exhaustive"] == ref["n_objects"] == fast["n_exhaustive"]
+    assert fast["recall_vs_exhaustive"] == 1.0
+    skipped = fast["prescreen"]["windows_skipped_prescreen"]
+    assert fast["n_predicted"] == fast["n_windows"] - skipped
+    assert fast["n_predicted"] < ref["n_predicted"] == ref["n_windows"]
+    assert result["configuration"] in runs and result["minutes"] > 0
+    assert result["peak_rss_mb"] == runs[result["configuration"]]["peak_rss_mb"] > 0
+    assert fast["full_product"]["windows"] > ref["n_windows"]
