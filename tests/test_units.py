@@ -132,6 +132,8 @@ def test_every_pretraining_recipe_states_the_units_it_reads():
         lines = re.findall(r"^# units: (\S+)", recipe.read_text(), re.MULTILINE)
         assert len(lines) == 1, recipe
         stated[recipe.name] = units.Units.parse(lines[0])
-    assert stated == {"sarmae_tiny_cpu.yaml": units.Units("sigma0", "linear"),
+    assert stated == {"sar_w_mixmae_base.yaml": units.Units("sigma0", "linear"),
+                      "sar_w_mixmae_tiny_cpu.yaml": units.Units("sigma0", "linear"),
+                      "sarmae_tiny_cpu.yaml": units.Units("sigma0", "linear"),
                       "sarmae_vit_b16.yaml": units.Units("image", "linear"),
                       "sarmae_vit_l16.yaml": units.Units("image", "linear")}
