@@ -1,4 +1,4 @@
-"""Georeferenced SAR data.
+"""Georeferenced SAR data sets and their labels, as torchgeo datasets.
 
 - :class:`Sentinel1GRD` (:mod:`.sentinel1`): Sentinel-1 GRD/RTC GeoTIFF scenes as a torchgeo
   ``RasterDataset`` (bands, dB, nodata, one target CRS; GCP georeferencing of raw GRD);
@@ -10,34 +10,21 @@
 - :mod:`.classification`: FUSAR-Ship, MSTAR, SAR-ACD and class-folder datasets with k-shot and
   percentage splits.
 
-Importing this package is light: each name loads its module on first use.
+Importing this package is light: each name loads its module on first use (:mod:`sargeo._lazy`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sargeo._lazy import lazy_exports
 
-_LAZY = {
-    "Sentinel1GRD": "sargeo.datasets.sentinel1",
-    "Sentinel1Product": "sargeo.datasets.safe",
-    "georeference_grd": "sargeo.datasets.sentinel1",
-    "VectorLabels": "sargeo.datasets.labels",
-    "TileLabels": "sargeo.datasets.labels",
-    "LabelError": "sargeo.datasets.labels",
-    "LabelWarning": "sargeo.datasets.labels",
-    "RasterLabels": "sargeo.datasets.raster_labels",
-    "LeeFilter": "sargeo.datasets.speckle_filter",
-    "LabelledScenes": "sargeo.datasets.labelled",
-    "collate_geo": "sargeo.datasets.collate",
-    "simulate_scene": "sargeo.datasets.simulate",
-    "load_classification": "sargeo.datasets.classification",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sargeo.datasets' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, {
+    "sentinel1": ("Sentinel1GRD", "georeference_grd"),
+    "safe": ("Sentinel1Product",),
+    "labels": ("VectorLabels", "TileLabels", "LabelError", "LabelWarning"),
+    "raster_labels": ("RasterLabels",),
+    "speckle_filter": ("LeeFilter",),
+    "labelled": ("LabelledScenes",),
+    "collate": ("collate_geo",),
+    "simulate": ("simulate_scene",),
+    "classification": ("load_classification",),
+})

@@ -1,29 +1,20 @@
-"""Scoring sargeo's outputs the way analysts do: objects matched by distance in metres (xView3's
-rule), COCO box AP for pixel data sets, IoU per class for masks. Used by ``sargeo evaluate``,
-the demo and the benchmarks alike.
+"""Scoring sargeo's outputs: detections in metres, COCO box AP, IoU per class of masks.
 
-Importing this package is light: each name loads its module on first use.
+Objects are matched by distance in metres (xView3's rule), pixel data sets get COCO box AP,
+masks IoU per class. Used by ``sargeo evaluate``, the demo and the benchmarks alike.
+
+Importing this package is light: each name loads its module on first use (:mod:`sargeo._lazy`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sargeo._lazy import lazy_exports
 
-_LAZY = {
-    "match_by_distance": "sargeo.evaluation.matching",
-    "evaluate_detections": "sargeo.evaluation.detections",
-    "DetectionScores": "sargeo.evaluation.detections",
-    "EvaluationError": "sargeo.evaluation.objects",
-    "coco_box_scores": "sargeo.evaluation.coco",
-    "mask_scores": "sargeo.evaluation.masks",
-    "evaluate": "sargeo.evaluation.run",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sargeo.evaluation' has no attribute {name!r}")
+__all__, __getattr__ = lazy_exports(__name__, {
+    "matching": ("match_by_distance",),
+    "detections": ("evaluate_detections", "DetectionScores"),
+    "objects": ("EvaluationError",),
+    "coco": ("coco_box_scores",),
+    "masks": ("mask_scores",),
+    "run": ("evaluate",),
+})

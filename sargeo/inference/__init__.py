@@ -7,32 +7,19 @@ thread, run through any :class:`Predictor` (a trained OpenMMLab model via
 segmentation) and written as georeferenced GeoPackage / GeoJSON / Cloud-Optimized GeoTIFF files,
 atomically and resumably. See :mod:`sargeo.inference.engine`.
 
-Importing this package is light: the engine (and torch) load on first use of its names.
+Importing this package is light: the engine (and torch) load on first use of its names
+(:mod:`sargeo._lazy`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from sargeo._lazy import lazy_exports
 from sargeo.inference.windows import plan_windows
 
-_LAZY = {
-    "predict_scene": "sargeo.inference.engine",
-    "predict_scenes": "sargeo.inference.engine",
-    "InferenceResult": "sargeo.inference.engine",
-    "NoDataWarning": "sargeo.inference.engine",
-    "Predictor": "sargeo.inference.predictor",
-    "CFARShipDetector": "sargeo.inference.predictor",
-    "ThresholdWaterSegmenter": "sargeo.inference.predictor",
-    "SceneError": "sargeo.inference.reader",
-    "OutputError": "sargeo.inference.writers",
-}
-
-__all__ = ["plan_windows", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'sargeo.inference' has no attribute {name!r}")
+_lazy_names, __getattr__ = lazy_exports(__name__, {
+    "engine": ("predict_scene", "predict_scenes", "InferenceResult", "NoDataWarning"),
+    "predictor": ("Predictor", "CFARShipDetector", "ThresholdWaterSegmenter"),
+    "reader": ("SceneError",),
+    "writers": ("OutputError",),
+})
+__all__ = ["plan_windows", *_lazy_names]
