@@ -16,30 +16,18 @@ likely shows the best). Splits here are drawn per seed (:mod:`sargeo.datasets.cl
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sargeo import finetune_loop as loop
+
 
 @dataclass
-class FinetuneConfig:
-    """Hyper-parameters; defaults are the published protocol."""
+class FinetuneConfig(loop.Schedule):
+    """Hyper-parameters; defaults are the published protocol (the :class:`Schedule`'s)."""
 
-    size: str = "base"
-    img_size: int = 224
-    patch_size: int = 16
-    epochs: int = 30
-    batch_size: int = 8
-    blr: float = 1e-3
-    min_lr: float = 1e-6
-    warmup_epochs: float = 5.0
-    weight_decay: float = 0.05
-    layer_decay: float = 0.75
-    drop_path: float = 0.1
     label_smoothing: float = 0.1
     num_workers: int = 0
     eval_limit: int = 0  #: evaluate on a stratified subset of this many test images (0 = all)
@@ -64,8 +52,6 @@ class RunResult:
 def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | None):
     """A timm ViT classifier, encoder initialised from ``checkpoint`` (any SARMAE/MAE/sargeo
     layout or a ``torchgeo:`` weights name) or at random when None."""
-    import torch
-
     from sargeo.models.vit import create_vit, load_encoder_weights
 
     model = create_vit(cfg.size, img_size=cfg.img_size, patch_size=cfg.patch_size,
@@ -75,9 +61,7 @@ def build_classifier(num_classes: int, cfg: FinetuneConfig, checkpoint: str | No
         from sargeo.models.weights import resolve_checkpoint
 
         load_encoder_weights(model, resolve_checkpoint(checkpoint))
-    torch.nn.init.trunc_normal_(model.head.weight, std=2e-5)
-    torch.nn.init.zeros_(model.head.bias)
-    return model
+    return loop.init_head(model)
 
 
 INPUT_NORMS = ("none", "pretraining")
@@ -111,83 +95,40 @@ def evaluate(model, loader, precision: str = "fp32", input_norm: str = "none") -
     return 100.0 * correct / max(1, total)
 
 
-#: training progress goes to stderr every this many batches (and after an epoch's first and
-#: last batch)
-LOG_EVERY = 10
-
-
-def log_batch(seed: int, epoch: int, epochs: int, batch: int, batches: int, loss: float,
-              seconds: float, every: int = LOG_EVERY) -> None:
-    """Print a progress line to stderr for the first, every ``every``-th and the last batch of
-    an epoch (1-based ``epoch`` and ``batch``; ``seconds`` since the epoch began)."""
-    if batch == 1 or batch % every == 0 or batch == batches:
-        print(f"  seed {seed} epoch {epoch}/{epochs} batch {batch}/{batches}: loss {loss:.4f}, "
-              f"{seconds / batch:.2f} s/batch", file=sys.stderr, flush=True)
-
-
 def finetune_once(train_set, test_set, num_classes: int, cfg: FinetuneConfig,
                   checkpoint: str | None, seed: int, progress: bool = True) -> RunResult:
     """One fine-tuning run; returns last- and best-epoch top-1 on ``test_set``. With
-    ``progress``, a line per :data:`LOG_EVERY` batches goes to stderr."""
+    ``progress``, a line per :data:`~sargeo.finetune_loop.LOG_EVERY` batches goes to stderr."""
     import torch
-    from torch.utils.data import DataLoader
 
     from sargeo.models.layer_decay import layer_decay_param_groups
-    from sargeo.precision import autocast, check_precision
-    from sargeo.pretrain.schedules import warmup_cosine
 
     torch.manual_seed(seed)
-    check_precision(cfg.precision)  # before any work
+    loop.check_run(cfg, train_set)  # before any work
     check_input_norm(cfg.input_norm)
-    if cfg.eval_every < 1:
-        raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
-    if len(train_set) < cfg.batch_size:
-        raise ValueError(f"{len(train_set)} training images are fewer than one batch "
-                         f"({cfg.batch_size})")
     model = build_classifier(num_classes, cfg, checkpoint)
-    train_loader = DataLoader(train_set, cfg.batch_size, shuffle=True, drop_last=True,
-                              num_workers=cfg.num_workers,
-                              generator=torch.Generator().manual_seed(seed))
-    test_loader = DataLoader(test_set, 32, num_workers=cfg.num_workers)
-    lr = cfg.blr * cfg.batch_size / 256
+    train_loader, test_loader = loop.loaders(train_set, test_set, cfg, seed)
+    lr = loop.base_lr(cfg)
     groups = layer_decay_param_groups(model, lr, cfg.weight_decay, cfg.layer_decay,
                                       len(model.blocks))
     for g in groups:
         g.pop("names")
     optimizer = torch.optim.AdamW(groups, lr=lr)
-    steps_per_epoch = len(train_loader)
-    total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    def loss_of(x, y):
+        return criterion(model(model_inputs(x, cfg.input_norm)), y)
+
     history: list[float] = []
     evaluated: list[int] = []
-    step = 0
-    for epoch in range(cfg.epochs):
-        model.train()
-        began = time.monotonic()
-        for batch, (x, y) in enumerate(train_loader, 1):
-            factor = warmup_cosine(step, total, warmup, cfg.min_lr / lr if lr else 0.0)
-            for g in optimizer.param_groups:
-                g["lr"] = lr * factor * g["lr_scale"]
-            with autocast(cfg.precision):
-                loss = criterion(model(model_inputs(x, cfg.input_norm)), y)
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if progress:
-                log_batch(seed, epoch + 1, cfg.epochs, batch, steps_per_epoch,
-                          float(loss.detach()), time.monotonic() - began)
-        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
-            continue
+    for epoch in loop.train_epochs(model, train_loader, optimizer, loss_of, cfg, seed, progress):
         if progress:
-            print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: evaluating on "
+            print(f"  seed {seed} epoch {epoch}/{cfg.epochs}: evaluating on "
                   f"{len(test_set)} test images", file=sys.stderr, flush=True)
         history.append(evaluate(model, test_loader, cfg.precision, cfg.input_norm))
-        evaluated.append(epoch + 1)
+        evaluated.append(epoch)
         if progress:
-            print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: top-1 {history[-1]:.2f}",
+            print(f"  seed {seed} epoch {epoch}/{cfg.epochs}: top-1 {history[-1]:.2f}",
                   flush=True)
     return RunResult(seed, history[-1], max(history), history, evaluated)
 
@@ -225,15 +166,11 @@ def finetune(data_root: str | Path, split: str, *, dataset: str = "folder", runs
         results.append(finetune_once(train_set, test_set, len(classes), cfg, checkpoint, seed,
                                      progress))
 
-    def stats(values: list[float]) -> dict:
-        return {"mean": statistics.fmean(values),
-                "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-
     return {"dataset": dataset, "data_root": str(data_root), "split": split,
             "checkpoint": checkpoint, "classes": classes, "config": asdict(cfg),
             "runs": [asdict(r) for r in results],
-            "last_top1": stats([r.last_top1 for r in results]),
-            "best_top1": stats([r.best_top1 for r in results]),
+            "last_top1": loop.mean_std([r.last_top1 for r in results]),
+            "best_top1": loop.mean_std([r.best_top1 for r in results]),
             "seconds": time.monotonic() - start}
 
 
@@ -268,10 +205,5 @@ def run(args: argparse.Namespace) -> int:
     best, last = result["best_top1"], result["last_top1"]
     print(f"{args.dataset} {args.split}: top-1 best {best['mean']:.2f} +- {best['std']:.2f}, "
           f"last {last['mean']:.2f} +- {last['std']:.2f} over {args.runs} runs")
-    if args.out:
-        from sargeo.io import atomic_path
-
-        with atomic_path(args.out, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.out}")
+    loop.write_result(result, args)
     return 0

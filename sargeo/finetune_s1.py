@@ -31,9 +31,7 @@ take this protocol's defaults; give another value to override them.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import statistics
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -43,25 +41,20 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from sargeo import finetune_loop as loop
+
 #: the ``--dataset`` names this module serves
 S1_DATASETS = ("bigearthnet-s1", "sen12flood")
 
 
 @dataclass
-class S1FinetuneConfig:
+class S1FinetuneConfig(loop.Schedule):
     """Hyper-parameters; defaults are the release's BigEarthNet fine-tuning."""
 
-    size: str = "base"
     img_size: int = 128
     patch_size: int = 4
     epochs: int = 50
     batch_size: int = 32
-    blr: float = 1e-3
-    min_lr: float = 1e-6
-    warmup_epochs: float = 5.0
-    weight_decay: float = 0.05
-    layer_decay: float = 0.75
-    drop_path: float = 0.1
     num_workers: int = 0
     eval_every: int = 1
     precision: str = "fp32"
@@ -169,18 +162,10 @@ def load_s1_dataset(dataset: str, root: str | Path, split: str, seed: int, img_s
 def resolve_mixmim_checkpoint(spec: str) -> Path:
     """A checkpoint path, or ``torchgeo:SARWMixMAE_Base_Weights.BENV2_S1`` (a local file,
     see :func:`sargeo.models.mixmim_weights.local_weights`)."""
-    if spec.startswith("torchgeo:"):
-        from sargeo.models.mixmim_weights import SARWMixMAE_Base_Weights, local_weights
+    from sargeo.models.mixmim_weights import SARWMixMAE_Base_Weights, local_weights
+    from sargeo.models.weights import checkpoint_file
 
-        try:
-            weights = SARWMixMAE_Base_Weights.verify(spec[len("torchgeo:"):])
-        except (ValueError, KeyError) as err:
-            raise ValueError(f"unknown MixMIM weights {spec!r}: {err}") from err
-        return local_weights(weights)
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return path
+    return checkpoint_file(spec, SARWMixMAE_Base_Weights.verify, local_weights, "MixMIM")
 
 
 def build_s1_classifier(num_labels: int, cfg: S1FinetuneConfig, checkpoint: str | None):
@@ -192,9 +177,7 @@ def build_s1_classifier(num_labels: int, cfg: S1FinetuneConfig, checkpoint: str 
                           in_chans=2, num_classes=num_labels, drop_path_rate=cfg.drop_path)
     if checkpoint:
         load_mixmim_encoder(model, resolve_mixmim_checkpoint(checkpoint))
-    torch.nn.init.trunc_normal_(model.head.weight, std=2e-5)
-    torch.nn.init.zeros_(model.head.bias)
-    return model
+    return loop.init_head(model)
 
 
 def mixmim_layer_id(name: str, depths: list[int]) -> int:
@@ -289,66 +272,29 @@ def finetune_s1_once(train_set: Dataset, test_set: Dataset, num_labels: int,
                      progress: bool = True) -> dict[str, Any]:
     """One fine-tuning run; returns the metrics of the last evaluated epoch, of the epoch with
     the best macro mAP, and the macro mAP history."""
-    from torch.utils.data import DataLoader
-
-    from sargeo.finetune import log_batch
-    from sargeo.precision import autocast, check_precision
-    from sargeo.pretrain.schedules import warmup_cosine
 
     torch.manual_seed(seed)
-    check_precision(cfg.precision)
-    if cfg.eval_every < 1:
-        raise ValueError(f"eval_every must be >= 1, got {cfg.eval_every}")
-    if len(train_set) < cfg.batch_size:
-        raise ValueError(f"{len(train_set)} training images are fewer than one batch "
-                         f"({cfg.batch_size}): lower --batch-size")
+    loop.check_run(cfg, train_set)
     model = build_s1_classifier(num_labels, cfg, checkpoint)
-    train_loader = DataLoader(train_set, cfg.batch_size, shuffle=True, drop_last=True,
-                              num_workers=cfg.num_workers,
-                              generator=torch.Generator().manual_seed(seed))
-    test_loader = DataLoader(test_set, 32, num_workers=cfg.num_workers)
-    lr = cfg.blr * cfg.batch_size / 256
+    train_loader, test_loader = loop.loaders(train_set, test_set, cfg, seed)
     optimizer = torch.optim.AdamW(mixmim_param_groups(model, cfg.weight_decay,
-                                                      cfg.layer_decay), lr=lr)
-    steps = len(train_loader)
-    total, warmup = cfg.epochs * steps, int(cfg.warmup_epochs * steps)
+                                                      cfg.layer_decay), lr=loop.base_lr(cfg))
     criterion = torch.nn.MultiLabelSoftMarginLoss()
+
+    def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return criterion(model(x).float(), y)
+
     history: list[dict[str, Any]] = []
-    step = 0
-    for epoch in range(cfg.epochs):
-        model.train()
-        began = time.monotonic()
-        for batch, (x, y) in enumerate(train_loader, 1):
-            factor = warmup_cosine(step, total, warmup, cfg.min_lr / lr if lr else 0.0)
-            for g in optimizer.param_groups:
-                g["lr"] = lr * factor * g["lr_scale"]
-            with autocast(cfg.precision):
-                loss = criterion(model(x).float(), y)
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"non-finite loss at epoch {epoch}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if progress:
-                log_batch(seed, epoch + 1, cfg.epochs, batch, steps, float(loss.detach()),
-                          time.monotonic() - began)
-        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
-            continue
+    for epoch in loop.train_epochs(model, train_loader, optimizer, loss_of, cfg, seed, progress):
         metrics = dict(evaluate_s1(model, test_loader, cfg.precision, cfg.threshold),
-                       epoch=epoch + 1)
+                       epoch=epoch)
         history.append(metrics)
         if progress:
-            print(f"  seed {seed} epoch {epoch + 1}/{cfg.epochs}: mAP macro "
+            print(f"  seed {seed} epoch {epoch}/{cfg.epochs}: mAP macro "
                   f"{metrics['map_macro']:.2f}, micro {metrics['map_micro']:.2f}", flush=True)
     best = max(history, key=lambda m: -math.inf if math.isnan(m["map_macro"])
                else m["map_macro"])
     return {"seed": seed, "last": history[-1], "best": best, "history": history}
-
-
-def _stats(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def finetune_s1(data_root: str | Path, split: str, *, dataset: str = "bigearthnet-s1",
@@ -372,7 +318,7 @@ def finetune_s1(data_root: str | Path, split: str, *, dataset: str = "bigearthne
         results.append(finetune_s1_once(train_set, test_set, len(labels), cfg, checkpoint,
                                         seed, progress))
     keys = ("map_macro", "map_micro", "map_macro_all", "f1_macro", "f1_micro")
-    summary = {k: _stats([r["last"][k] for r in results]) for k in keys}
+    summary = {k: loop.mean_std([r["last"][k] for r in results]) for k in keys}
     return {"dataset": dataset, "data_root": str(data_root), "split": split,
             "checkpoint": checkpoint, "labels": labels, "config": asdict(cfg),
             "runs": results, "last": summary, "seconds": time.monotonic() - start}
@@ -402,12 +348,7 @@ def run(args: argparse.Namespace) -> int:
           f"{last['map_macro']['std']:.2f}, micro {last['map_micro']['mean']:.2f} +- "
           f"{last['map_micro']['std']:.2f}; F1 macro {last['f1_macro']['mean']:.2f}, micro "
           f"{last['f1_micro']['mean']:.2f} (last epoch, {args.runs} runs)")
-    if args.out:
-        from sargeo.io import atomic_path
-
-        with atomic_path(args.out, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.out}")
+    loop.write_result(result, args)
     return 0
 
 

@@ -17,6 +17,7 @@ load_encoder_weights` (weights_only, key mapping, position-embedding resize).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,24 +112,36 @@ def weights_file(weights: WeightsEnum) -> Path:
     return hub
 
 
-def resolve_checkpoint(spec: str | Path) -> Path:
-    """A checkpoint file from a path or a weights name: ``torchgeo:ViTBase16_Weights.
-    SENTINEL1_GRD_MAE`` (torchgeo's SSL4EO-S12 Sentinel-1 MAE, the natural baseline) or
-    ``torchgeo:SARMAE_ViTB16_Weights.SAR1M``; files are found as in :func:`weights_file`."""
+def checkpoint_file(spec: str | Path, weights_named: Callable[[str], Any],
+                    weights_path: Callable[[Any], Path], family: str = "torchgeo") -> Path:
+    """A checkpoint file from ``spec``: ``torchgeo:NAME`` is ``weights_path(weights_named(NAME))``
+    (a name ``weights_named`` rejects: ValueError naming the ``family``), anything else an
+    existing file (else FileNotFoundError)."""
     text = str(spec)
     if text.startswith("torchgeo:"):
-        import torchgeo.models
-
-        register_torchgeo()
         try:
-            weights = torchgeo.models.get_weight(text[len("torchgeo:"):])
+            weights = weights_named(text[len("torchgeo:"):])
         except (ValueError, KeyError) as err:
-            raise ValueError(f"unknown torchgeo weights {text!r}: {err}") from err
-        return weights_file(weights)
+            raise ValueError(f"unknown {family} weights {text!r}: {err}") from err
+        return weights_path(weights)
     path = Path(text).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     return path
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """A checkpoint file from a path or a weights name: ``torchgeo:ViTBase16_Weights.
+    SENTINEL1_GRD_MAE`` (torchgeo's SSL4EO-S12 Sentinel-1 MAE, the natural baseline) or
+    ``torchgeo:SARMAE_ViTB16_Weights.SAR1M``; files are found as in :func:`weights_file`."""
+
+    def torchgeo_weights(name: str) -> WeightsEnum:
+        import torchgeo.models
+
+        register_torchgeo()
+        return torchgeo.models.get_weight(name)
+
+    return checkpoint_file(spec, torchgeo_weights, weights_file)
 
 
 def _build(size: str, weights: WeightsEnum | None, **kwargs: Any) -> VisionTransformer:

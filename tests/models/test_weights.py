@@ -108,3 +108,25 @@ def test_missing_weights_file_says_how_to_train_without_it(tmp_path, monkeypatch
     assert "SARMAE_vitb_checkpoint-last" in message and "cannot be reached" in message
     assert "weights=None" in message and "pretrained=False (timm)" in message
     assert "--cfg-options model.backbone.pretrained=None" in message
+
+
+def test_checkpoints_resolve_from_a_path_or_a_weights_name(tmp_path, monkeypatch):
+    from sargeo.finetune_s1 import resolve_mixmim_checkpoint
+    from sargeo.models.weights import resolve_checkpoint
+
+    folder = tmp_path
+    (folder / "SARMAE_vit_Base.pth").write_bytes(b"found by name, not read")
+    monkeypatch.setenv("SARGEO_WEIGHTS_DIR", str(folder))
+    assert resolve_checkpoint("torchgeo:SARMAE_ViTB16_Weights.SAR1M") == (
+        folder / "SARMAE_vit_Base.pth")
+    assert resolve_checkpoint(folder / "SARMAE_vit_Base.pth") == folder / "SARMAE_vit_Base.pth"
+    with pytest.raises(ValueError, match=r"^unknown torchgeo weights 'torchgeo:SARMAE_ViTB16_"
+                       r"Weights.NONE': "):
+        resolve_checkpoint("torchgeo:SARMAE_ViTB16_Weights.NONE")
+    with pytest.raises(ValueError, match=r"^unknown MixMIM weights 'torchgeo:SARWMixMAE_Base_"
+                       r"Weights.NONE': "):
+        resolve_mixmim_checkpoint("torchgeo:SARWMixMAE_Base_Weights.NONE")
+    for resolve in (resolve_checkpoint, resolve_mixmim_checkpoint):
+        with pytest.raises(FileNotFoundError,
+                           match=f"^checkpoint not found: {folder / 'missing.pth'}$"):
+            resolve(str(folder / "missing.pth"))
