@@ -114,6 +114,29 @@ class TileLabels:
                          all_touched=False, dtype="uint8")
 
 
+
+def footprint_geometries(footprints: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry,
+                         crs: Any = None) -> tuple[Any, list[BaseGeometry]]:
+    """The CRS and the geometries of scene ``footprints`` (a torchgeo dataset's ``index``, a
+    GeoSeries, or one shapely geometry); ``crs`` stands for a CRS they do not carry.
+
+    Raises:
+        TypeError: ``footprints`` is none of those.
+        LabelError: neither ``footprints`` nor ``crs`` gives a CRS.
+    """
+    if isinstance(footprints, gpd.GeoDataFrame | gpd.GeoSeries):
+        fcrs = footprints.crs if footprints.crs is not None else crs
+        geoms = list(footprints.geometry.values)
+    elif isinstance(footprints, BaseGeometry):
+        fcrs, geoms = crs, [footprints]
+    else:
+        raise TypeError(f"footprints must be a GeoDataFrame, GeoSeries or shapely geometry, "
+                        f"not {type(footprints).__name__}")
+    if fcrs is None:
+        raise LabelError("scene footprints have no CRS; pass crs=")
+    return fcrs, geoms
+
+
 class VectorLabels:
     """Object or region labels from one vector file, reprojected to a target CRS.
 
@@ -345,16 +368,7 @@ class VectorLabels:
                 shapely geometry).
             crs: CRS of ``footprints`` when they carry none (a shapely geometry).
         """
-        if isinstance(footprints, gpd.GeoDataFrame | gpd.GeoSeries):
-            fcrs = footprints.crs if footprints.crs is not None else crs
-            geoms = list(footprints.geometry.values)
-        elif isinstance(footprints, BaseGeometry):
-            fcrs, geoms = crs, [footprints]
-        else:
-            raise TypeError(f"footprints must be a GeoDataFrame, GeoSeries or shapely geometry, "
-                            f"not {type(footprints).__name__}")
-        if fcrs is None:
-            raise LabelError("scene footprints have no CRS; pass crs=")
+        fcrs, geoms = footprint_geometries(footprints, crs)
         union = shapely.union_all(geoms)
         total = len(self.frame)
         if union.is_empty:

@@ -31,7 +31,7 @@ from rasterio.windows import Window, from_bounds
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from sargeo.datasets.labels import LabelError, LabelWarning
+from sargeo.datasets.labels import LabelError, LabelWarning, footprint_geometries
 
 #: file name endings read as label rasters when a folder is given
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img", ".jp2")
@@ -268,16 +268,7 @@ class RasterLabels:
                 shapely geometry).
             crs: CRS of ``footprints`` when they carry none (a shapely geometry).
         """
-        if isinstance(footprints, gpd.GeoDataFrame | gpd.GeoSeries):
-            fcrs = footprints.crs if footprints.crs is not None else crs
-            scenes = list(footprints.geometry.values)
-        elif isinstance(footprints, BaseGeometry):
-            fcrs, scenes = crs, [footprints]
-        else:
-            raise TypeError(f"footprints must be a GeoDataFrame, GeoSeries or shapely geometry, "
-                            f"not {type(footprints).__name__}")
-        if fcrs is None:
-            raise LabelError("scene footprints have no CRS; pass crs=")
+        fcrs, scenes = footprint_geometries(footprints, crs)
         labels = self.footprints(fcrs)
         scene_union = shapely.union_all(scenes)
         outside = int((~labels.intersects(scene_union)).sum()) if len(labels) else 0

@@ -242,3 +242,18 @@ def test_mask_of_a_water_polygon(tmp_path):
     # a class id that is also the background value cannot be told apart
     with pytest.raises(LabelError, match="background value 0 is also the id of class 'water'"):
         VectorLabels(path).mask_for_tile(TILE, (64, 64))
+
+
+def test_footprints_give_their_crs_and_geometries_or_a_named_error():
+    from sargeo.datasets.labels import LabelError, footprint_geometries
+
+    scene = shapely.box(0, 0, 10, 10)
+    series = gpd.GeoSeries([scene, scene.buffer(1)], crs=UTM31)
+    crs, geoms = footprint_geometries(series, crs="EPSG:4326")
+    assert crs == series.crs and geoms == list(series.values)
+    assert footprint_geometries(scene, crs=UTM31) == (UTM31, [scene])
+    with pytest.raises(LabelError, match=r"^scene footprints have no CRS; pass crs=$"):
+        footprint_geometries(scene)
+    with pytest.raises(TypeError, match=r"^footprints must be a GeoDataFrame, GeoSeries or "
+                       r"shapely geometry, not list$"):
+        footprint_geometries([scene], crs=UTM31)
