@@ -152,9 +152,3 @@ def test_gcp_only_grd_is_refused_then_georeferenced_through_its_gcps(tmp_path):
     ds = Sentinel1GRD(out.parent, bands=["VV"])
     assert ds.crs.to_epsg() == 32631
 
-
-def test_a_safe_product_is_refused_saying_how_to_read_it(safe_products):
-    for product in (safe_products[0].zip, safe_products[0].folder):
-        with pytest.raises(Sentinel1Error, match=r"is a Sentinel-1 SAFE product .*"
-                                                 r"sargeo.datasets.Sentinel1Product"):
-            Sentinel1GRD(product)
