@@ -34,17 +34,18 @@ checkpoints say ``not run: <reason>``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, make_dataclass
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from benchmarks.tables.published import RESULTS
+from benchmarks.tables.report import command, wall_time, write_table
+from benchmarks.tables.stats import mean_std
+
 STEM = "table_mixmae"
 RANDOM, MIXMAE, SARW = "random init", "MixMAE", "SAR-W-MixMAE"
 LABELS = ("sea", "land", "lake", "ship")
@@ -58,26 +59,18 @@ def requested(argv: list[str]) -> bool:
         a == "--table" and argv[i + 1:i + 2] == ["mixmae"] for i, a in enumerate(argv))
 
 
-@dataclass
-class SmallBudget:
-    """The small-budget recipe (recorded in the JSON)."""
-
-    size: str = "tiny"
-    img_size: int = 64
-    scene_px: int = 1024
-    pretrain_steps: int = 300
-    pretrain_batch: int = 16
-    pretrain_chips: int = 2048
-    pretrain_lr: float = 1.5e-3
-    decoder_dim: int = 64
-    decoder_depth: int = 1
-    decoder_heads: int = 4
-    finetune_epochs: int = 15
-    finetune_batch: int = 16
-    finetune_blr: float = 2e-2
-    min_share: float = 0.02
-    seeds: int = 3
-    seed: int = 0
+#: the small-budget recipe's defaults, by stage (recorded in the JSON as ``recipe``)
+SMALL_BUDGET: dict[str, Any] = dict(
+    size="tiny", img_size=64,  # the MixMIM encoder, its input side (px)
+    scene_px=1024,  # side of the two simulated scenes (one to pretrain on, one for the task)
+    pretrain_steps=300, pretrain_batch=16, pretrain_chips=2048, pretrain_lr=1.5e-3,
+    decoder_dim=64, decoder_depth=1, decoder_heads=4,  # the pretraining decoder
+    finetune_epochs=15, finetune_batch=16, finetune_blr=2e-2,
+    min_share=0.02,  # a class labels a chip when it covers at least this share of it
+    seeds=3, seed=0)  # fine-tuning runs per initialisation, seeds seed, seed + 1, ...
+#: The small-budget recipe: a dataclass of :data:`SMALL_BUDGET`'s fields and defaults.
+SmallBudget = make_dataclass("SmallBudget", [(name, type(value), value)
+                                             for name, value in SMALL_BUDGET.items()])
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -170,16 +163,11 @@ def finetune_cell(train: Any, test: Any, labels: int, inits: dict[str, str | Non
     for name, checkpoint in inits.items():
         runs = [finetune_s1_once(train, test, labels, cfg, checkpoint, seed, progress=False)
                 ["last"] for seed in seeds]
-        out[name] = {m: _stats([r[m] for r in runs]) for m in METRICS}
+        out[name] = {m: mean_std([r[m] for r in runs]) | {
+            "values": [round(r[m], 2) for r in runs]} for m in METRICS}
         out[name]["labels_evaluated"] = runs[0]["labels_evaluated"]
         out[name]["test_images"] = runs[0]["images"]
     return out
-
-
-def _stats(values: list[float]) -> dict[str, Any]:
-    return {"mean": round(statistics.fmean(values), 2),
-            "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-            "values": [round(v, 2) for v in values]}
 
 
 def direction(cell: dict[str, Any], metric: str = "map_macro") -> dict[str, Any]:
@@ -302,9 +290,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"- pretraining {name}: {record['steps']} steps, loss {record['first']} "
                      f"-> {record['last10']} (mean of the last 10; SAR-W losses are weighted, "
                      "in [1, e] x the MSE, so the two are not comparable)")
-    if result.get("seconds") is not None:
-        lines += ["", f"Wall time: {result['seconds']:.0f} s (`{result.get('command', '')}`)"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + wall_time(result)) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,15 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         result = full_budget(args.data_root, args.checkpoint, args.baseline_checkpoint,
                              args.seeds or 1)
     result["budget"] = args.budget
-    result["command"] = "python -m benchmarks.reproduce " + " ".join(argv)
+    result["command"] = command(argv)
     result["stage_seconds"] = result.pop("seconds", {})
     result["seconds"] = round(time.monotonic() - start, 1)
     text = markdown(result)
-    from sargeo.io import atomic_path
-
-    for suffix, content in ((".json", json.dumps(result, indent=2) + "\n"), (".md", text)):
-        with atomic_path(args.out_dir / f"{STEM}{suffix}", overwrite=True) as tmp:
-            tmp.write_text(content)
+    write_table(args.out_dir / STEM, result, text)
     print(text)
     return 0
 

@@ -27,4 +27,5 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "collate": ("collate_geo",),
     "simulate": ("simulate_scene",),
     "classification": ("load_classification",),
+    "sen1floods11": ("Sen1Floods11",),
 })

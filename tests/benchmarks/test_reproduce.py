@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from benchmarks import reproduce
+from benchmarks.tables import cli
 
 
 def test_published_figures_are_the_reference_transcription():
@@ -290,7 +291,7 @@ def test_seeds_are_averaged_with_their_spread_and_gaps_use_the_means():
             reproduce.MAE: [{"IoU": 45.0, "train loss": 0.5}, {"IoU": 45.0, "train loss": 0.5}],
             reproduce.SARMAE: [{"IoU": 50.0, "train loss": 0.4}, {"IoU": 52.0, "train loss": 0.4}]}
     cell = {"column": "segmentation/water", "published": 92.31}
-    reproduce._fill(cell, {"measured": runs}, "IoU")
+    reproduce.fill_cell(cell, {"measured": runs}, "IoU")
     random = cell["measured"][reproduce.RANDOM]
     assert random["mean"] == 42.0 and random["std"] == pytest.approx(2.83) and random["runs"] == 2
     assert random["values"] == [40.0, 44.0] and random["details"]["train loss"] == 0.6
@@ -328,7 +329,7 @@ def test_lr_override_reaches_the_fine_tuning_optimiser(tmp_path, monkeypatch):
         seen["recipe"] = recipe
         return {"table": 2, "metric": "m", "budget": budget, "cells": []}
 
-    monkeypatch.setattr(reproduce, "table2", table2)
+    monkeypatch.setattr(cli, "table2", table2)
     reproduce.main(["--table", "2", "--data-root", str(tmp_path), "--out-dir", str(tmp_path),
                     "--lr", "2e-4"])
     assert seen["recipe"].lr == 2e-4 and seen["recipe"].iters == reproduce.RECIPES[2].iters
@@ -394,8 +395,8 @@ def test_repeats_option_runs_each_table_with_its_own_base_seed(tmp_path, monkeyp
         seen["table2"].append((recipe.seeds, recipe.seed))
         return {"table": 2, "metric": "m", "budget": budget, "cells": []}
 
-    monkeypatch.setattr(reproduce, "table1", table1)
-    monkeypatch.setattr(reproduce, "table2", table2)
+    monkeypatch.setattr(cli, "table1", table1)
+    monkeypatch.setattr(cli, "table2", table2)
     base = ["--data-root", str(tmp_path), "--out-dir", str(tmp_path)]
     reproduce.main(["--table", "1", *base, "--repeats", "3"])
     assert seen["table1"] == [(1, 0), (1, 1), (1, 2)]
