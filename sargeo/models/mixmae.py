@@ -29,7 +29,13 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from sargeo.models.mae import generator_device, patchify, sincos_pos_embed_2d, unpatchify
+from sargeo.models.mae import (
+    generator_device,
+    init_mae_weights,
+    patchify,
+    sincos_pos_embed_2d,
+    unpatchify,
+)
 from sargeo.models.swin import check_input_size, create_mixmim, encoder_stride
 
 
@@ -116,7 +122,7 @@ class MixMAE(nn.Module):
         self.decoder_pred = nn.Linear(decoder_dim, self.stride ** 2 * in_chans)
         for module in (self.decoder_embed, self.decoder_blocks, self.decoder_norm,
                        self.decoder_pred):
-            module.apply(_init_linear_norm)
+            module.apply(init_mae_weights)
         trunc_normal_(self.mask_token, std=0.02)
 
     def draw_mask(self, device: torch.device | str, generator: torch.Generator | None = None,
@@ -188,16 +194,6 @@ class MixMAE(nn.Module):
     def reconstruct(self, pred: torch.Tensor) -> torch.Tensor:
         """Patch predictions (B, L, P) -> images (B, C, H, W)."""
         return unpatchify(pred, self.stride, self.in_chans, self.out_grid)
-
-
-def _init_linear_norm(module: nn.Module) -> None:
-    if isinstance(module, nn.Linear):
-        nn.init.xavier_uniform_(module.weight)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
 
 
 __all__ = ["MixMAE", "MixMAEOutput", "mix_tokens", "mixing_mask", "unmix_predictions",

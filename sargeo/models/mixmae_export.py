@@ -25,7 +25,12 @@ import torch
 from sargeo.io import atomic_path
 from sargeo.models.mixmae import MixMAE
 from sargeo.models.swin import MixMIMSwin
-from sargeo.models.vit import CheckpointError, read_checkpoint
+from sargeo.models.vit import (
+    CheckpointError,
+    read_checkpoint,
+    strip_prefixes,
+    unwrap_state_dict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +43,7 @@ REL_INDEX = "attn.relative_position_index"
 
 
 def _unwrap(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
-    for key in ("model", "state_dict", "model_state"):
-        inner = checkpoint.get(key)
-        if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
-            return inner
-    return checkpoint
-
-
-def _strip(key: str) -> str:
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in WRAPPERS:
-            if key.startswith(prefix):
-                key, stripped = key[len(prefix):], True
-    return key
+    return unwrap_state_dict(checkpoint, ("model", "state_dict", "model_state"))
 
 
 def mixmae_state_dict(model: MixMAE) -> dict[str, torch.Tensor]:
@@ -125,7 +116,7 @@ def mixmim_encoder_state_dict(checkpoint: Mapping[str, Any], keep_head: bool = F
         items = [(k, v) for k, v in items if k.startswith(("backbone.", "module.backbone."))]
     out = {}
     for key, value in items:
-        key = _strip(key)
+        key = strip_prefixes(key, WRAPPERS)
         if key.endswith(REL_INDEX) or (key.startswith(NON_ENCODER) and not (
                 keep_head and key.startswith("head."))):
             continue
@@ -151,7 +142,7 @@ def load_mixmim_encoder(model: MixMIMSwin, checkpoint: Mapping[str, Any] | str |
     if isinstance(checkpoint, str | Path):
         checkpoint = read_checkpoint(checkpoint, allow_pickle=allow_pickle)
     raw = _unwrap(checkpoint)
-    rel = {_strip(k): v for k, v in raw.items() if isinstance(v, torch.Tensor)
+    rel = {strip_prefixes(k, WRAPPERS): v for k, v in raw.items() if isinstance(v, torch.Tensor)
            and k.endswith(REL_INDEX)}
     _check_rel_index(model, rel, source)
     state = mixmim_encoder_state_dict(checkpoint, keep_head=True)

@@ -38,7 +38,7 @@ from timm.layers import PatchEmbed, trunc_normal_
 from timm.models.swin_transformer import PatchMerging, SwinTransformerBlock, window_partition
 from torch import nn
 
-from sargeo.models.mae import sincos_pos_embed_2d
+from sargeo.models.mae import init_mae_weights, sincos_pos_embed_2d
 
 #: MixMIM sizes: base / large / huge as released for Sentinel-1 (128 px, 2 channels); tiny is
 #: sargeo's CPU size for tests and small budgets
@@ -176,14 +176,7 @@ class MixMIMSwin(nn.Module):
 
     def _init_weights(self) -> None:
         """As released: xavier-uniform linears, unit LayerNorms, bias tables N(0, 0.02)."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        self.apply(init_mae_weights)
         for block in self.blocks():
             trunc_normal_(block.attn.relative_position_bias_table, std=0.02)
 

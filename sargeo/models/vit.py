@@ -89,12 +89,28 @@ def _pickle_detail(err: BaseException) -> str:
     return (named or lines or [type(err).__name__])[0]
 
 
-def _unwrap(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
-    for key in ("model", "state_dict", "model_state", "encoder"):
+def unwrap_state_dict(checkpoint: Mapping[str, Any],
+                      keys: tuple[str, ...] = ("model", "state_dict", "model_state", "encoder")
+                      ) -> Mapping[str, Any]:
+    """The first of ``checkpoint[key]`` for ``key`` in ``keys`` that holds tensors, else
+    ``checkpoint`` itself."""
+    for key in keys:
         inner = checkpoint.get(key)
         if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
             return inner
     return checkpoint
+
+
+def strip_prefixes(key: str, prefixes: tuple[str, ...]) -> str:
+    """``key`` without the ``prefixes`` it starts with, however nested (``module.model.x`` with
+    ``("module.", "model.")``: ``x``)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key, stripped = key[len(prefix):], True
+    return key
 
 
 def encoder_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -106,19 +122,14 @@ def encoder_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]
     --to mmdet`` file) it keeps the backbone.
     """
     out: dict[str, torch.Tensor] = {}
-    items = _unwrap(checkpoint).items()
+    items = unwrap_state_dict(checkpoint).items()
     if any(k.startswith(("backbone.", "module.backbone.")) for k, _ in items):
         # an OpenMMLab model (detector, segmentor): its encoder is the backbone
         items = [(k, v) for k, v in items if k.startswith(("backbone.", "module.backbone."))]
     for key, value in items:
         if not isinstance(value, torch.Tensor):
             continue
-        stripped = True
-        while stripped:
-            stripped = False
-            for prefix in WRAPPER_PREFIXES:
-                if key.startswith(prefix):
-                    key, stripped = key[len(prefix):], True
+        key = strip_prefixes(key, WRAPPER_PREFIXES)
         if key.startswith(NON_ENCODER_PREFIXES):
             continue
         out[key] = value

@@ -181,3 +181,16 @@ def test_average_pooled_classifier_drops_the_final_norm_as_mae_finetuning():
     report = load_encoder_weights(vit, published_layout(pretrained_tiny()))
     assert report.dropped == ["norm.weight", "norm.bias"]
     assert "fc_norm.weight" in report.missing  # trained from scratch
+
+
+def test_wrapped_state_dicts_unwrap_and_nested_prefixes_strip():
+    from sargeo.models.vit import strip_prefixes, unwrap_state_dict
+
+    weights = {"w": torch.zeros(1)}
+    assert unwrap_state_dict({"epoch": 3, "model": weights}) is weights
+    assert unwrap_state_dict({"encoder": weights}) is weights
+    assert unwrap_state_dict({"encoder": weights}, ("model",)) == {"encoder": weights}
+    assert unwrap_state_dict({"model": {"args": 1}, "w": weights["w"]}) == {
+        "model": {"args": 1}, "w": weights["w"]}  # no tensors under "model": itself
+    assert strip_prefixes("module.model.module.blocks.0", ("module.", "model.")) == "blocks.0"
+    assert strip_prefixes("blocks.0.module.x", ("module.",)) == "blocks.0.module.x"
