@@ -1,7 +1,8 @@
-"""Pretraining chips drawn straight from Sentinel-1 GeoTIFF scenes with torchgeo random geo
-sampling: no pre-tiling. Chips are fixed per (seed, count) so that runs are reproducible and
-resumable; linear backscatter becomes dB, then [0, 1] over a fixed dB range, nodata the bottom of
-that range (:mod:`sargeo.units`)."""
+"""Pretraining chips drawn straight from Sentinel-1 GeoTIFF scenes or SAFE products (through
+:class:`~sargeo.datasets.sentinel1.Sentinel1GRD`: calibrated sigma0 on a map grid, read window
+by window) with torchgeo random geo sampling: no pre-tiling. Chips are fixed per (seed, count)
+so that runs are reproducible and resumable; linear backscatter becomes dB, then [0, 1] over a
+fixed dB range, nodata the bottom of that range (:mod:`sargeo.units`)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,35 @@ def _raster_folder(paths: str | Path | Sequence[str | Path], glob: str, what: st
                                 f"{err}") from err
 
 
+def _products_among(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The Sentinel-1 products named by ``paths`` or lying in its folders."""
+    from sargeo.inference.product_source import is_product
+
+    found = []
+    for p in map(Path, [paths] if isinstance(paths, str | Path) else paths):
+        if is_product(p):
+            found.append(p)
+        elif p.is_dir():
+            found += sorted(c for c in p.rglob("*") if c.suffix.upper() in (".SAFE", ".ZIP")
+                            and is_product(c))
+    return found
+
+
+def _product_scenes(paths: str | Path | Sequence[str | Path], first: Path):
+    """Products (and GeoTIFFs beside them) as a Sentinel1GRD of linear sigma0 in the first
+    product's polarisations."""
+    from sargeo.datasets.sentinel1 import Sentinel1GRD
+    from sargeo.datasets.sentinel1_product import ProductScene
+
+    listed = [paths] if isinstance(paths, str | Path) else list(paths)
+    return Sentinel1GRD(listed, bands=ProductScene(first).polarisations)
+
+
 class SceneChips(Dataset):
-    """``length`` random chips of ``size`` pixels from the GeoTIFFs under ``paths``.
+    """``length`` random chips of ``size`` pixels from the GeoTIFFs under ``paths``, or from the
+    Sentinel-1 products there (``NAME.SAFE``, ``NAME.zip``: calibrated sigma0 in the first
+    product's polarisations, co-polarised first; GeoTIFFs beside them then need their bands
+    named, as :class:`~sargeo.datasets.sentinel1.Sentinel1GRD` reads them).
 
     Scenes in different CRSs are read in the first scene's CRS and resolution (torchgeo warps
     them). ``band_index`` picks the band repeated to ``in_chans`` channels (the published models
@@ -78,11 +106,16 @@ class SceneChips(Dataset):
                  glob: str = "*.tif", db_range: tuple[float, float] = DB_RANGE,
                  optical: str | Path | Sequence[str | Path] | None = None,
                  optical_scale: float = 1e-4) -> None:
-        self.scenes = _raster_folder(paths, glob, "scene")
-        import rasterio
+        products = _products_among(paths)
+        if products:
+            self.scenes = _product_scenes(paths, products[0])
+            self.num_sar_bands = len(self.scenes.bands)
+        else:
+            self.scenes = _raster_folder(paths, glob, "scene")
+            import rasterio
 
-        with rasterio.open(self.scenes.index.iloc[0]["filepath"]) as src:
-            self.num_sar_bands = src.count
+            with rasterio.open(self.scenes.index.iloc[0]["filepath"]) as src:
+                self.num_sar_bands = src.count
         dataset = self.scenes
         if optical is not None:
             try:

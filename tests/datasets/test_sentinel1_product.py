@@ -245,3 +245,28 @@ def test_a_measurement_cut_short_fails_when_read_naming_the_product(safe_product
     with pytest.raises(Sentinel1Error, match=rf"{cut}: cannot read this Sentinel-1 product "
                                              rf"\(cannot read .*{measurement.name}"):
         ds[query]
+
+
+def test_a_sample_reads_only_the_product_pixels_under_it(safe_products, monkeypatch):
+    """Each sample calibrates the window under its query plus the kernel's margin."""
+    windows = []
+    real_read = Sentinel1Product.read
+
+    def recording_read(self, window=None, *args, **kwargs):
+        windows.append(window)
+        return real_read(self, window, *args, **kwargs)
+
+    monkeypatch.setattr(Sentinel1Product, "read", recording_read)
+    ds = Sentinel1GRD(safe_products[0].zip)
+    with Sentinel1Product(safe_products[0].zip) as product:
+        h, w = product.shape
+        query = centred_query(ds, product, h // 2, w // 2, 40)
+    windows.clear()
+    ds[query]
+    (window,) = windows
+    # 40 x 40 map pixels of 160 m over 160 m product pixels, rotated by the orbit's heading
+    # (a 40 px square spans at most 40 * sqrt(2) = 57 px) plus 4 px of margin on each side
+    assert window.width * window.height <= 65 * 65
+    assert window.width * window.height < 0.003 * h * w
+    rows, cols = window.toranges()
+    assert rows[0] < h // 2 < rows[1] and cols[0] < w // 2 < cols[1]
