@@ -339,6 +339,15 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: the on/off options of the command line
+SWITCHES = {
+    "--no-bf16": "skip the bfloat16 engine rows (2c, 2d bf16)",
+    "--no-default-cache": "skip part 3 with GDAL's default block cache",
+    "--no-memory": "skip part 3 (peak memory, CPU CFAR baseline)",
+    "--profile": "also profile one engine run (cProfile, main thread)",
+}
+
+
 # -- main --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -359,18 +368,12 @@ def main(argv: list[str] | None = None) -> int:
                              "0: not)")
     parser.add_argument("--device", default="cpu",
                         help="the model's torch device (cpu; cuda:0 on a GPU machine)")
-    parser.add_argument("--no-bf16", action="store_true",
-                        help="skip the bfloat16 engine rows (2c, 2d bf16)")
     parser.add_argument("--footprint", type=int, default=None,
                         help="swath width in px of the Sentinel-1 footprint scene of row 2d "
                              "(default 2560; quick and 0: not)")
     parser.add_argument("--gdal-cachemax", type=int, default=64, help="MB, for part 3")
-    parser.add_argument("--no-default-cache", action="store_true",
-                        help="skip part 3 with GDAL's default block cache")
-    parser.add_argument("--no-memory", action="store_true",
-                        help="skip part 3 (peak memory, CPU CFAR baseline)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one engine run (cProfile, main thread)")
+    for flag, text in SWITCHES.items():
+        parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--config", type=Path, default=CONFIG,
                         help="detector config of parts 1-2 (default: the ViT-B/16 Faster R-CNN "
                              "scene config), untrained weights")

@@ -135,6 +135,26 @@ def _early_threads(argv: Sequence[str]) -> int | None:
     return None
 
 
+#: the sub-commands a module serves: name -> (module, help, the module's function that declares
+#: the options, the one that runs the command); the module's docstring is the description
+MODULE_COMMANDS = {
+    "demo": ("sargeo.demo", "run the embedded demo: simulate a scene, pretrain a small SARMAE on "
+             "it, export and render", "add_arguments", "run"),
+    "simulate": ("sargeo.datasets.simulate", "write a simulated Sentinel-1-like scene (GeoTIFF) "
+                 "with true ships and water (GeoPackage)", "add_simulate_arguments",
+                 "run_simulate"),
+    "infer": ("sargeo.inference.cli", "tiled inference over whole GeoTIFF scenes: ships to "
+              "GeoPackage, masks to Cloud-Optimized GeoTIFF", "add_infer_arguments", "run_infer"),
+    "finetune": ("sargeo.finetune", "fine-tune a SARMAE ViT classifier (FUSAR-Ship, MSTAR, "
+                 "SAR-ACD, class folders) or a SAR-W-MixMAE MixMIM one (BigEarthNet-S1 "
+                 "multi-label, SEN12-FLOOD) with the published protocol", "add_arguments", "run"),
+    "convert": ("sargeo.convert", "convert a SARMAE/MAE checkpoint for timm, torchgeo, mmdet, "
+                "mmseg or mmrotate", "add_arguments", "run"),
+    "evaluate": ("sargeo.evaluation.cli", "score detections (in metres), COCO boxes or masks "
+                 "against truth", "add_arguments", "run"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sargeo",
@@ -152,55 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
     # LightningCLI parses its own arguments: everything after `pretrain` goes to it
     sub.add_parser("pretrain", help="pretrain SARMAE on Lightning (--config configs/pretrain/"
                    "*.yaml; --help lists every option)", add_help=False)
-    from sargeo import demo
-
-    p = sub.add_parser("demo", help="run the embedded demo: simulate a scene, pretrain a small "
-                       "SARMAE on it, export and render", description=demo.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_arguments(p)
-    p.set_defaults(func=demo.run)
-    from sargeo.datasets import simulate
-
-    p = sub.add_parser("simulate", help="write a simulated Sentinel-1-like scene (GeoTIFF) "
-                       "with true ships and water (GeoPackage)", description=simulate.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    simulate.add_simulate_arguments(p)
-    p.set_defaults(func=simulate.run_simulate)
-    from sargeo.inference import cli as infer_cli
-
-    p = sub.add_parser("infer", help="tiled inference over whole GeoTIFF scenes: ships to "
-                       "GeoPackage, masks to Cloud-Optimized GeoTIFF",
-                       description=infer_cli.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    infer_cli.add_infer_arguments(p)
-    p.set_defaults(func=infer_cli.run_infer)
+    for name, (module_name, help_text, declare, run) in MODULE_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        getattr(module, declare)(p)
+        p.set_defaults(func=getattr(module, run))
     p = sub.add_parser("mm", help="train or test an OpenMMLab (mmdet, mmrotate, mmseg) config "
                        "with mmengine's Runner", description=MM_HELP)
     _add_mm_arguments(p)
     p.set_defaults(func=_cmd_mm)
-    from sargeo import finetune
-
-    p = sub.add_parser("finetune", help="fine-tune a SARMAE ViT classifier (FUSAR-Ship, MSTAR, "
-                       "SAR-ACD, class folders) or a SAR-W-MixMAE MixMIM one (BigEarthNet-S1 "
-                       "multi-label, SEN12-FLOOD) with the published protocol",
-                       description=finetune.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    finetune.add_arguments(p)
-    p.set_defaults(func=finetune.run)
-    from sargeo import convert
-
-    p = sub.add_parser("convert", help="convert a SARMAE/MAE checkpoint for timm, torchgeo, "
-                       "mmdet, mmseg or mmrotate", description=convert.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    convert.add_arguments(p)
-    p.set_defaults(func=convert.run)
-    from sargeo.evaluation import cli as evaluate_cli
-
-    p = sub.add_parser("evaluate", help="score detections (in metres), COCO boxes or masks "
-                       "against truth", description=evaluate_cli.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    evaluate_cli.add_arguments(p)
-    p.set_defaults(func=evaluate_cli.run)
     p = sub.add_parser("pretrain-export", help="write a pretraining checkpoint's weights in the "
                        "published SARMAE (or SAR-W-MixMAE) layout")
     p.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) of `sargeo pretrain`")

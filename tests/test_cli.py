@@ -72,3 +72,17 @@ def test_a_bad_sargeo_threads_stops_a_command_with_its_name(tmp_path, monkeypatc
     assert "SARGEO_THREADS must be a whole number of threads >= 1, got -2" in \
         capsys.readouterr().err
     assert not (tmp_path / "s.tif").exists()
+
+
+def test_each_module_command_is_described_and_run_by_its_module():
+    import importlib
+
+    from sargeo.cli import MODULE_COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, (module_name, help_text, _, run) in MODULE_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        parser = sub.choices[name]
+        assert parser.description == module.__doc__
+        assert parser.get_default("func") is getattr(module, run)
+        assert next(a.help for a in sub._choices_actions if a.dest == name) == help_text

@@ -34,8 +34,9 @@ import shutil
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -331,6 +332,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
         overlap = getattr(predictor, "overlap", None)
         overlap = tile // 8 if overlap is None else min(int(overlap), tile // 2)
     windows = plan_windows(info.height, info.width, tile, int(overlap))
+    plan = windows  # skipped windows keep their verdict on cut views (merge_detections)
     result.n_windows = len(windows)
     stat = scene.stat()
     meta = {"version": 1, "scene": str(scene.resolve()), "size": stat.st_size,
@@ -352,7 +354,7 @@ def _predict_scene(scene: Path, predictor: Any, paths: dict[str, Path], main: Pa
     if callable(prepare):
         prepare(info)
     run = (_run_segmentation if task == "segmentation"
-           else partial(_run_detection, sea=sea, pixel=pixel))
+           else partial(_run_detection, sea=sea, pixel=pixel, plan=plan))
     try:
         run(info, predictor, windows, journal, paths, result, tile=tile, overlap=int(overlap),
             batch_size=batch_size, score_thr=score_thr, nms_iou=nms_iou, progress=progress,
@@ -369,44 +371,59 @@ def _warn_nodata(info: SceneInfo, result: InferenceResult, what: str) -> None:
     warnings.warn(msg, NoDataWarning, stacklevel=3)
 
 
-def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
-                   paths: dict[str, Path], result: InferenceResult, *, tile: int, overlap: int,
-                   batch_size: int, score_thr: float, nms_iou: float, progress: bool,
-                   prefetch: int, overwrite: bool, to_units: Any, sea: Any = None,
-                   pixel: Any = None) -> None:
-    rotated = predictor.task == "rotated_detection"
-    parts, start, counts = (journal.load_detections(rotated) if journal.resumed
-                            else ([], 0, {}))
-    result.n_resumed = start
-    n_data, n_nodata = counts.get("data", 0), counts.get("nodata", 0)
+@contextmanager
+def _reading(info: SceneInfo, windows: list, start: int, *, tile: int, batch_size: int,
+             prefetch: int, to_units: Any, progress: bool
+             ) -> Iterator[tuple[PrefetchReader, _BackgroundWriter, Any]]:
+    """The scene's batches from window ``start`` on (a prefetching reader), a background writer
+    for what they produce and a progress bar; on leaving, the bar closes and the writer
+    finishes its queue (raising its errors only when the reading ended without one)."""
     writer = _BackgroundWriter()
     bar = _progress(len(windows), start, info.path.name, progress)
     ok = False
     try:
         with PrefetchReader(info, windows, tile, batch_size, start=start,
                             prefetch=prefetch, to_units=to_units) as reader:
-            for batch in reader:
-                found = []
-                if batch.windows:
-                    outs = _predict(predictor, batch.images, batch.valid)
-                    found = [window_detections(r, w, info.height, info.width, rotated,
-                                               score_thr)
-                             for r, w in zip(outs, batch.windows, strict=True)]
-                dets = Detections.concat(found, rotated)
-                parts.append(dets)
-                n_data += len(batch.windows)
-                n_nodata += batch.skipped
-                result.n_predicted += len(batch.windows)
-                result.n_nodata += batch.skipped
-                writer.submit(_journal_write, journal, dets, batch.upto,
-                              {"data": n_data, "nodata": n_nodata})
-                bar.update(batch.upto - bar.n)
+            yield reader, writer, bar
         ok = True
     finally:
         bar.close()
         writer.close(raise_errors=ok)
+
+
+def _run_detection(info: SceneInfo, predictor: Any, windows: list, journal: Journal,
+                   paths: dict[str, Path], result: InferenceResult, *, tile: int, overlap: int,
+                   batch_size: int, score_thr: float, nms_iou: float, progress: bool,
+                   prefetch: int, overwrite: bool, to_units: Any, sea: Any = None,
+                   pixel: Any = None, plan: list | None = None) -> None:
+    """Detect over ``windows`` (those read) and merge; a cut view at a window's edge is judged
+    against every window of ``plan`` (the scene's whole plan: one that sea-only or the
+    prescreen skipped saw no object there), as an exhaustive run judges it."""
+    rotated = predictor.task == "rotated_detection"
+    parts, start, counts = (journal.load_detections(rotated) if journal.resumed
+                            else ([], 0, {}))
+    result.n_resumed = start
+    n_data, n_nodata = counts.get("data", 0), counts.get("nodata", 0)
+    with _reading(info, windows, start, tile=tile, batch_size=batch_size, prefetch=prefetch,
+                  to_units=to_units, progress=progress) as (reader, writer, bar):
+        for batch in reader:
+            found = []
+            if batch.windows:
+                outs = _predict(predictor, batch.images, batch.valid)
+                found = [window_detections(r, w, info.height, info.width, rotated, score_thr)
+                         for r, w in zip(outs, batch.windows, strict=True)]
+            dets = Detections.concat(found, rotated)
+            parts.append(dets)
+            n_data += len(batch.windows)
+            n_nodata += batch.skipped
+            result.n_predicted += len(batch.windows)
+            result.n_nodata += batch.skipped
+            writer.submit(_journal_write, journal, dets, batch.upto,
+                          {"data": n_data, "nodata": n_nodata})
+            bar.update(batch.upto - bar.n)
     merged = merge_detections(Detections.concat(parts, rotated), iou_thr=nms_iou,
-                              interiors=window_interiors(windows, info.height, info.width))
+                              interiors=window_interiors(plan or windows, info.height,
+                                                         info.width))
     merged, extra, land_meta = sea.keep_at_sea(merged) if sea else (merged, None, {})
     if n_data == 0:
         _warn_nodata(info, result, "an empty detection layer")
@@ -450,29 +467,21 @@ def _run_segmentation(info: SceneInfo, predictor: Any, windows: list, journal: J
     result.n_resumed = start
     mosaic = BlendedMosaic(info.height, info.width, k, windows, overlap=overlap, block=BLOCK,
                            start_row=start_row)
-    writer = _BackgroundWriter()
-    bar = _progress(len(windows), start, info.path.name, progress)
-    ok = False
-    try:
-        with PrefetchReader(info, windows, tile, batch_size, start=start,
-                            prefetch=prefetch, to_units=to_units) as reader:
-            for batch in reader:
-                if batch.windows:
-                    outs = _predict(predictor, batch.images, batch.valid)
-                    for i, w, r, v in zip(batch.indices, batch.windows, outs, batch.valid,
-                                          strict=True):
-                        for strip in mosaic.advance(i):
-                            writer.submit(_save_strip, journal, strip, keep_probs)
-                        mosaic.add(w, _probs(r, k), v)
-                for strip in mosaic.advance(batch.upto):
-                    writer.submit(_save_strip, journal, strip, keep_probs)
-                result.n_predicted += len(batch.windows)
-                result.n_nodata += batch.skipped
-                bar.update(batch.upto - bar.n)
-        ok = True
-    finally:
-        bar.close()
-        writer.close(raise_errors=ok)
+    with _reading(info, windows, start, tile=tile, batch_size=batch_size, prefetch=prefetch,
+                  to_units=to_units, progress=progress) as (reader, writer, bar):
+        for batch in reader:
+            if batch.windows:
+                outs = _predict(predictor, batch.images, batch.valid)
+                for i, w, r, v in zip(batch.indices, batch.windows, outs, batch.valid,
+                                      strict=True):
+                    for strip in mosaic.advance(i):
+                        writer.submit(_save_strip, journal, strip, keep_probs)
+                    mosaic.add(w, _probs(r, k), v)
+            for strip in mosaic.advance(batch.upto):
+                writer.submit(_save_strip, journal, strip, keep_probs)
+            result.n_predicted += len(batch.windows)
+            result.n_nodata += batch.skipped
+            bar.update(batch.upto - bar.n)
     _finish_segmentation(info, predictor, journal, paths, result, overwrite=overwrite)
 
 

@@ -34,7 +34,7 @@ import torch
 from sargeo.models.mixmae import MixMAE
 from sargeo.models.mixmim_weights import BENV2_S1_MEAN, BENV2_S1_STD
 from sargeo.models.sar_w import SAR_W_MODES, db_to_linear, sar_w_weights
-from sargeo.pretrain.module import SARMAEPretrainModule
+from sargeo.pretrain.module import SARMAEPretrainModule, seeded
 
 SAR_W_SOURCES = ("db", "normalized")
 
@@ -91,13 +91,11 @@ class MixMAEPretrainModule(SARMAEPretrainModule):
         self.teacher = None  # no SARC, no SARE: the parent's hooks see none
         self.noise = None
         self._generator: torch.Generator | None = None
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = MixMAE(size, img_size=img_size, patch_size=patch_size,
-                                in_chans=in_chans, mask_ratio=mask_ratio,
-                                range_mask_ratio=range_mask_ratio, decoder_dim=decoder_dim,
-                                decoder_depth=decoder_depth, decoder_heads=decoder_heads,
-                                norm_pix_loss=norm_pix_loss, drop_path_rate=drop_path_rate)
+        self.model = seeded(seed, MixMAE, size, img_size=img_size, patch_size=patch_size,
+                            in_chans=in_chans, mask_ratio=mask_ratio,
+                            range_mask_ratio=range_mask_ratio, decoder_dim=decoder_dim,
+                            decoder_depth=decoder_depth, decoder_heads=decoder_heads,
+                            norm_pix_loss=norm_pix_loss, drop_path_rate=drop_path_rate)
         self.register_buffer("db_mean", torch.tensor(list(db_mean)).view(1, -1, 1, 1),
                              persistent=False)
         self.register_buffer("db_std", torch.tensor(list(db_std)).view(1, -1, 1, 1),

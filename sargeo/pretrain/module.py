@@ -9,6 +9,7 @@ Distributed training, precision, accumulation and checkpointing are Lightning's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,14 @@ from sargeo.pretrain.schedules import (
     warmup_from_epochs,
     warmup_from_fraction,
 )
+
+
+def seeded[M](seed: int, build: Callable[..., M], *args: Any, **kwargs: Any) -> M:
+    """``build(*args, **kwargs)`` under the global RNG seeded with ``seed`` and restored after:
+    the initial weights follow ``seed``, not whatever drew from the RNG before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(*args, **kwargs)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -89,14 +98,11 @@ class SARMAEPretrainModule(L.LightningModule):
             teacher_dim = teacher.dim
             # kept out of the module's state: frozen weights do not belong in every checkpoint
             object.__setattr__(self, "teacher", teacher)
-        # the initial weights follow ``seed``, not whatever drew from the global RNG before
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.model = SARMAE(size, img_size=img_size, patch_size=patch_size,
-                                in_chans=in_chans, mask_ratio=mask_ratio,
-                                decoder_dim=decoder_dim, decoder_depth=decoder_depth,
-                                decoder_heads=decoder_heads, norm_pix_loss=norm_pix_loss,
-                                teacher_dim=teacher_dim, mae_weight=mae_loss_weight)
+        self.model = seeded(seed, SARMAE, size, img_size=img_size, patch_size=patch_size,
+                            in_chans=in_chans, mask_ratio=mask_ratio, decoder_dim=decoder_dim,
+                            decoder_depth=decoder_depth, decoder_heads=decoder_heads,
+                            norm_pix_loss=norm_pix_loss, teacher_dim=teacher_dim,
+                            mae_weight=mae_loss_weight)
         if self.teacher is not None:
             grid = tuple(self.teacher.model.patch_embed.grid_size)
             if grid != tuple(self.model.encoder.patch_embed.grid_size):

@@ -314,3 +314,14 @@ def test_defaults_are_the_released_ones():
                          patch_size=16)
     assert module.teacher is not None and module.teacher.mode == "released"
     assert module.hparams.norm_pix_loss is False and module.model.norm_pix_loss is False
+
+
+def test_seeded_builds_follow_the_seed_and_leave_the_global_rng_alone():
+    from sargeo.pretrain.module import seeded
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = seeded(7, torch.nn.Linear, 3, 2, bias=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(7)
+    assert torch.equal(a.weight, torch.nn.Linear(3, 2, bias=False).weight)
