@@ -1,0 +1,1 @@
+"""Benchmarks: the paper-table harness, performance measurements and their results."""

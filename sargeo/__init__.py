@@ -1,5 +1,7 @@
-"""sargeo: SARMAE, a noise-aware masked-autoencoder foundation model for SAR imagery,
-in the geospatial deep-learning stack (torchgeo, timm, OpenMMLab).
+"""sargeo: the SARMAE foundation model for SAR in torchgeo, timm and OpenMMLab.
+
+SARMAE is a noise-aware masked-autoencoder foundation model for SAR imagery; sargeo brings it
+into the geospatial deep-learning stack (torchgeo, timm, OpenMMLab).
 
 ``import sargeo`` stays light: torch, torchgeo, timm, OpenMMLab and Lightning are imported only by
 the modules that use them. sargeo's models appear in torchgeo's and timm's registries whatever

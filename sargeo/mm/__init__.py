@@ -1,8 +1,9 @@
-"""OpenMMLab adapters (mmdet, mmrotate, mmseg): the ``SARMAEViT`` and ``SARMixMIMSwin``
-(SAR-W-MixMAE) backbones, the ``SimpleFeaturePyramid`` neck, the
-``SARMAELayerDecayConstructor`` optimizer constructor, the ``SARNormalize`` and ``InputBorder``
-pipeline transforms and the torchgeo bridge datasets, all registered in mmengine's root
-registries so configs of all three packages can name them.
+"""OpenMMLab adapters: sargeo's backbones, neck, optimiser and transforms for mmdet/mmseg/mmrotate.
+
+The ``SARMAEViT`` and ``SARMixMIMSwin`` (SAR-W-MixMAE) backbones, the ``SimpleFeaturePyramid``
+neck, the ``SARMAELayerDecayConstructor`` optimizer constructor, the ``SARNormalize`` and
+``InputBorder`` pipeline transforms and the torchgeo bridge datasets, all registered in
+mmengine's root registries so configs of all three packages can name them.
 
 Importing this package applies :mod:`sargeo.mm.compat`; ``import sargeo`` alone never imports
 OpenMMLab.

@@ -1,5 +1,10 @@
-"""SARMAE models: the timm ViT encoder and its checkpoint mapping (:mod:`.vit`), MAE pieces
-(:mod:`.mae`), the pretraining model (:mod:`.sarmae`) and SARE speckle noise (:mod:`.speckle`)."""
+"""SARMAE and SAR-W-MixMAE models: encoders, pretraining models, weights and their export.
+
+The timm ViT encoder and its checkpoint mapping (:mod:`.vit`), MAE pieces (:mod:`.mae`), the
+pretraining model (:mod:`.sarmae`) and SARE speckle noise (:mod:`.speckle`) are imported here;
+the MixMIM encoder (:mod:`.swin`), MixMAE (:mod:`.mixmae`), the published weights
+(:mod:`.weights`, :mod:`.mixmim_weights`) and the exports load with their modules.
+"""
 
 from sargeo.models.sarmae import SARMAE, SARMAEOutput
 from sargeo.models.speckle import SpeckleNoise

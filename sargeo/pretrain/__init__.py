@@ -1,0 +1,1 @@
+"""Pretraining on Lightning (``sargeo pretrain``): SARMAE and SAR-W-MixMAE modules, data."""
