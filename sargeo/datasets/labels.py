@@ -362,12 +362,7 @@ class VectorLabels:
     def check_coverage(self, footprints: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry,
                        crs: Any = None) -> int:
         """Warn when labels lie outside every scene footprint; return how many do.
-
-        Args:
-            footprints: scene footprints (a torchgeo dataset's ``index``, a GeoSeries, or one
-                shapely geometry).
-            crs: CRS of ``footprints`` when they carry none (a shapely geometry).
-        """
+        ``footprints`` and ``crs`` as :func:`footprint_geometries` takes them."""
         fcrs, geoms = footprint_geometries(footprints, crs)
         union = shapely.union_all(geoms)
         total = len(self.frame)

@@ -261,13 +261,8 @@ class RasterLabels:
                        crs: Any = None) -> int:
         """Warn when label rasters lie outside every scene footprint (they are never read) and
         when scenes lie outside every label raster (their tiles are all ``ignore_index``);
-        return how many label rasters lie outside.
-
-        Args:
-            footprints: scene footprints (a torchgeo dataset's ``index``, a GeoSeries, or one
-                shapely geometry).
-            crs: CRS of ``footprints`` when they carry none (a shapely geometry).
-        """
+        return how many label rasters lie outside. ``footprints`` and ``crs`` as
+        :func:`~sargeo.datasets.labels.footprint_geometries` takes them."""
         fcrs, scenes = footprint_geometries(footprints, crs)
         labels = self.footprints(fcrs)
         scene_union = shapely.union_all(scenes)
