@@ -78,6 +78,14 @@ def window_unpartition(x: torch.Tensor, window: int, padded: tuple[int, int],
     return x[:, :size[0], :size[1]]
 
 
+def freeze(modules: Sequence[torch.nn.Module]) -> None:
+    """Put ``modules`` in eval mode and stop their parameters' gradients (``frozen_stages``)."""
+    for module in modules:
+        module.eval()
+        for param in module.parameters():
+            param.requires_grad = False
+
+
 @MODELS.register_module()
 class SARMAEViT(BaseModule):
     """SARMAE ViT backbone returning a tuple of (B, C, H/16, W/16) maps.
@@ -197,11 +205,7 @@ class SARMAEViT(BaseModule):
     def _freeze(self) -> None:
         if self.frozen_stages < 0:
             return
-        frozen = [self.vit.patch_embed, *self.vit.blocks[:self.frozen_stages]]
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze([self.vit.patch_embed, *self.vit.blocks[:self.frozen_stages]])
         for name in ("pos_embed", "cls_token"):
             param = getattr(self.vit, name, None)
             if isinstance(param, torch.nn.Parameter):

@@ -23,6 +23,7 @@ import torch
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from sargeo.mm.backbone import freeze
 from sargeo.models.mixmae_export import load_mixmim_encoder
 from sargeo.models.swin import MIXMIM_SIZES, create_mixmim
 
@@ -91,11 +92,7 @@ class SARMixMIMSwin(BaseModule):
     def _freeze(self) -> None:
         if self.frozen_stages < 0:
             return
-        frozen = [self.swin.patch_embed, *self.swin.layers[:self.frozen_stages]]
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze([self.swin.patch_embed, *self.swin.layers[:self.frozen_stages]])
 
     def train(self, mode: bool = True) -> SARMixMIMSwin:
         super().train(mode)
