@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -375,38 +375,93 @@ def _coast_pieces(polygons: np.ndarray) -> np.ndarray:
     return shapely.linestrings(xy, indices=np.insert(piece, shared, piece[shared] - 1))
 
 
+#: points per window edge mapped to the ground (the geolocation grid of a product bends them)
+EDGE_POINTS = 8
+#: points per scene edge when bounding the land to load
+OUTLINE_POINTS = 64
+
+#: scene pixel positions (col, row from the pixel corner, as windows count) -> map x, y
+PixelsToMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def window_outlines(boxes: Any, points: int = EDGE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (cols, rows), shape ``(n, 4 points)``, along the edges of ``boxes`` ``(n, 4)``
+    = (col_off, row_off, width, height), clockwise from the top-left corner."""
+    w = np.asarray(boxes, np.float64).reshape(-1, 4)
+    t = np.arange(points) / points
+    c0, r0, cw, rh = (w[:, k:k + 1] for k in range(4))
+    cols = np.concatenate([c0 + t * cw, c0 + cw + 0 * t, c0 + cw - t * cw, c0 + 0 * t], 1)
+    rows = np.concatenate([r0 + 0 * t, r0 + t * rh, r0 + rh + 0 * t, r0 + rh - t * rh], 1)
+    return cols, rows
+
+
+def product_to_map(product: Any) -> tuple[pyproj.CRS, PixelsToMap]:
+    """The UTM zone of a Sentinel-1 product's centre and the map from its pixels (corner
+    convention) to that zone through its geolocation grid
+    (:meth:`~sargeo.datasets.safe.Sentinel1Product.pixel_to_lonlat`, pixel centres)."""
+    from sargeo.datasets.safe_geo import utm_crs
+
+    crs = pyproj.CRS.from_user_input(utm_crs(*product.georef.centre()))
+    to_utm = pyproj.Transformer.from_crs(_WGS84, crs, always_xy=True)
+
+    def to_map(cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lon, lat = product.pixel_to_lonlat(np.asarray(rows, np.float64) - 0.5,
+                                           np.asarray(cols, np.float64) - 0.5)
+        x, y = to_utm.transform(lon, lat)
+        return np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return crs, to_map
+
+
 class SeaFilter:
     """``sea_only`` for one scene: windows wholly on land are skipped, detections whose centre
     is on land are dropped, and the others get their distance to the shore.
 
+    The scene is any grid whose pixels map to a CRS: a map grid (:meth:`on_grid`) or a
+    Sentinel-1 product in its image geometry, mapped through its geolocation grid
+    (:meth:`on_product`). A window's footprint is its outline, :data:`EDGE_POINTS` points per
+    edge, mapped to the ground; it is judged against the land in metres as for any map grid.
+
     Args:
-        crs, transform, width, height: the scene's grid.
+        crs: the CRS ``to_map`` maps to.
+        to_map: scene pixel (col, row), corner convention -> ``crs`` x, y.
+        width, height: the scene's size in pixels.
         buffer_m: a window is skipped only when no sea lies within this distance of it.
         source: land source (:data:`SOURCES`), ignored when ``mask`` is given.
         mask: a :class:`LandMask` (default: the shared one of ``source``).
     """
 
-    def __init__(self, crs: Any, transform: Any, width: int, height: int, *,
+    def __init__(self, crs: Any, to_map: PixelsToMap, width: int, height: int, *,
                  buffer_m: float = DEFAULT_BUFFER_M, source: str = DEFAULT_SOURCE,
                  mask: LandMask | None = None) -> None:
         _check_buffer(buffer_m)
         self.mask = mask if mask is not None else LandMask.load(source)
-        self.crs, self.transform, self.buffer_m = crs, transform, float(buffer_m)
-        x, y = pixel_to_map(transform, [0, width, width, 0], [0, 0, height, height])
-        self.area = self.mask.area(crs, (x.min(), y.min(), x.max(), y.max()),
+        self.crs, self.to_map = pyproj.CRS.from_user_input(crs), to_map
+        self.buffer_m = float(buffer_m)
+        x, y = to_map(*window_outlines([0, 0, width, height], OUTLINE_POINTS))
+        self.area = self.mask.area(self.crs, (x.min(), y.min(), x.max(), y.max()),
                                    margin_m=self.buffer_m + AREA_MARGIN_M)
+        self._to_ll = pyproj.Transformer.from_crs(self.crs, _WGS84, always_xy=True)
         #: what was skipped and dropped so far
         self.counts = {"windows_skipped_land": 0, "detections_dropped_land": 0}
 
+    @classmethod
+    def on_grid(cls, crs: Any, transform: Any, width: int, height: int,
+                **kwargs: Any) -> SeaFilter:
+        """The filter of a map grid: ``crs`` and affine ``transform``."""
+        return cls(crs, functools.partial(pixel_to_map, transform), width, height, **kwargs)
+
+    @classmethod
+    def on_product(cls, product: Any, width: int, height: int, **kwargs: Any) -> SeaFilter:
+        """The filter of a Sentinel-1 product in its image geometry (:func:`product_to_map`)."""
+        return cls(*product_to_map(product), width, height, **kwargs)
+
     def footprints(self, windows: Sequence[Any]) -> np.ndarray:
-        """Polygons (scene CRS) of rasterio windows (``col_off``, ``row_off``, ``width``,
-        ``height`` in scene pixels)."""
+        """Polygons (in :attr:`crs`) of rasterio windows (``col_off``, ``row_off``,
+        ``width``, ``height`` in scene pixels)."""
         if not windows:
             return np.zeros(0, dtype=object)
-        w = np.array([[v.col_off, v.row_off, v.width, v.height] for v in windows], np.float64)
-        cols = np.stack([w[:, 0], w[:, 0] + w[:, 2], w[:, 0] + w[:, 2], w[:, 0]], 1)
-        rows = np.stack([w[:, 1], w[:, 1], w[:, 1] + w[:, 3], w[:, 1] + w[:, 3]], 1)
-        x, y = pixel_to_map(self.transform, cols, rows)
+        boxes = [[v.col_off, v.row_off, v.width, v.height] for v in windows]
+        x, y = self.to_map(*window_outlines(boxes))
         return shapely.polygons(np.stack([x, y], -1))
 
     def land_windows(self, windows: Sequence[Any]) -> np.ndarray:
@@ -421,10 +476,7 @@ class SeaFilter:
 
     def lonlat(self, cols: Any, rows: Any) -> tuple[np.ndarray, np.ndarray]:
         """WGS84 longitude, latitude of scene pixel positions."""
-        x, y = pixel_to_map(self.transform, cols, rows)
-        t = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(self.crs), _WGS84,
-                                        always_xy=True)
-        lon, lat = t.transform(x, y)
+        lon, lat = self._to_ll.transform(*self.to_map(cols, rows))
         return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
 
     def keep_at_sea(self, dets: Any) -> tuple[Any, dict[str, np.ndarray], dict[str, str]]:
@@ -460,16 +512,18 @@ def plan_sea_only(info: Any, task: str, buffer_m: float | None, windows: list[An
     """
     if buffer_m is None:
         return None, windows
-    if info.crs is None:  # a Sentinel-1 product, in its image geometry
-        raise ValueError(f"{info.path}: sea_only / --sea-only needs a scene on a map grid; a "
-                         "SAFE product is not supported yet: drop --sea-only, or georeference "
-                         "it first (sargeo.datasets.sentinel1.georeference_grd)")
+    product = getattr(info, "product", None)  # a Sentinel-1 product, in image geometry
+    if info.crs is None and product is None:
+        raise ValueError(f"{info.path}: sea_only / --sea-only needs a scene on the ground (a "
+                         "CRS or a Sentinel-1 product's geolocation grid); drop --sea-only")
     if task == "segmentation":
         raise ValueError(f"{info.path}: sea_only / --sea-only is for detection tasks; this "
                          "predictor segments (drop the option)")
     from importlib.metadata import version
 
-    sea = SeaFilter(info.crs, info.transform, info.width, info.height, buffer_m=buffer_m)
+    sea = (SeaFilter.on_grid(info.crs, info.transform, info.width, info.height,
+                             buffer_m=buffer_m) if info.crs is not None
+           else SeaFilter.on_product(product, info.width, info.height, buffer_m=buffer_m))
     meta["sea_only"] = {"source": sea.mask.source, "buffer_m": sea.buffer_m,
                         "data": f"roaring-landmask {version('roaring-landmask')}"}
     result.land = sea.counts

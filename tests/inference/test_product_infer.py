@@ -182,15 +182,6 @@ def test_a_product_mask_keeps_the_image_grid_with_the_tie_points_and_a_preview(s
     assert result.outputs["preview"].stat().st_size > 0
 
 
-def test_sea_only_on_a_product_is_refused_naming_it(source, tmp_path):
-    archive = build_product(source, tmp_path, scale=16)
-    with pytest.raises(ValueError, match=r"0664.zip: sea_only / --sea-only needs a scene on a "
-                                         "map grid; a SAFE product is not supported yet"):
-        predict_scene(archive, CFARShipDetector(), tmp_path / "out", progress=False,
-                      sea_only=True)
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-
-
 def test_a_manifest_names_its_product_folder(source, tmp_path):
     folder = build_product(source, tmp_path, scale=32, as_zip=False)
     assert expand_scenes([folder / "manifest.safe", folder]) == [folder]

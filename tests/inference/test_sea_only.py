@@ -4,6 +4,7 @@ run with the CFAR baseline; and the ground columns every detection carries."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -78,6 +79,22 @@ def test_sea_only_is_for_detection(sim_scene, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_sea_only_needs_a_scene_on_the_ground(tmp_path):
+    from sargeo.inference.engine import InferenceResult
+    from sargeo.inference.reader import open_scene
+    from sargeo.landmask import plan_sea_only
+    from tests.inference.conftest import write_raster
+
+    plain = open_scene(write_raster(tmp_path / "chip.tif", np.ones((8, 8)), crs=None,
+                                    transform=False), pixel_coords=True)
+    result = InferenceResult(scene=plain.path, task="detection", status="done")
+    with pytest.raises(ValueError, match=r"chip.tif: sea_only / --sea-only needs a scene on "
+                                         r"the ground \(a CRS or a Sentinel-1 product's "
+                                         r"geolocation grid\); drop --sea-only"):
+        plan_sea_only(plain, "detection", BUFFER, [], {}, result)
+
+
 # -- a scene across the coast ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def coast(tmp_path_factory):
@@ -88,6 +105,14 @@ def coast(tmp_path_factory):
     d = tmp_path_factory.mktemp("coast")
     scene = simulate_scene(d / "coast.tif", d / "truth.gpkg", width=1024, height=1024, seed=5,
                            origin=COAST_ORIGIN, land_fraction=0.0)
+    res, reads = predict_counting_reads(scene.path, CFARShipDetector(rotated=True), d / "sea",
+                                        tile=TILE, overlap=OVERLAP, sea_only=True,
+                                        land_buffer_m=BUFFER, progress=False)
+    return scene, res, reads, LandMask.load()
+
+
+def predict_counting_reads(scene, predictor, out, **kwargs) -> tuple[Any, list[tuple[int, int]]]:
+    """``predict_scene`` and the (column, row) offset of every window it read."""
     reads = []
     original = reader_module.read_window
 
@@ -97,10 +122,7 @@ def coast(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as m:
         m.setattr(reader_module, "read_window", counting)
-        res = predict_scene(scene.path, CFARShipDetector(rotated=True), d / "sea", tile=TILE,
-                            overlap=OVERLAP, sea_only=True, land_buffer_m=BUFFER,
-                            progress=False)
-    return scene, res, reads, LandMask.load()
+        return predict_scene(scene, predictor, out, **kwargs), reads
 
 
 def _samples(window, step: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -204,6 +226,11 @@ def test_interrupted_sea_only_run_resumes_to_the_same_output(coast, tmp_path):
     again = Wrapped(CFARShipDetector(rotated=True, tile_size=TILE, overlap=OVERLAP))
     resumed = predict_scene(scene.path, again, tmp_path, resume=True, **kwargs)
     assert resumed.n_resumed == 4 and again.windows_seen == res.n_predicted - 4
+    assert_same_sea_output(resumed, res)
+
+
+def assert_same_sea_output(resumed: Any, res: Any) -> None:
+    """The same land counts and detections (ground columns) in two --sea-only results."""
     assert resumed.land == res.land
     a = gpd.read_file(resumed.outputs["detections"])
     b = gpd.read_file(res.outputs["detections"])
