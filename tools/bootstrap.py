@@ -42,7 +42,7 @@ NEED_GIB_BUILD = 2.0
 #: modules that must import for the environment to count as installed.
 SMOKE_IMPORTS = (
     "torch, torchvision, timm, torchgeo.datasets, rasterio, geopandas, shapely, lightning, "
-    "mmcv.ops, mmdet.models, mmseg.models, mmrotate.models, sargeo"
+    "mmcv.ops, mmdet.models, mmseg.models, mmrotate.models, sargeo, onnxruntime, openvino, nncf"
 )
 
 
@@ -236,7 +236,7 @@ def install(venv: Path) -> None:
         cache.mkdir(parents=True, exist_ok=True)
         wheel = build_mmcv_wheel(py, wheel_folder, cxx, cache / "mmcv-build.log")
     check_mmcv_wheel(wheel)
-    run(pip + lock + [str(wheel), "-e", f"{ROOT}[mm,dev]"])
+    run(pip + lock + [str(wheel), "-e", f"{ROOT}[mm,dev,runtimes]"])
     run([str(py), "-c", f"import {SMOKE_IMPORTS}"])
     (venv / STAMP_NAME).write_text(stamp_digest())
 
