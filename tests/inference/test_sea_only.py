@@ -67,6 +67,15 @@ def test_horizontal_boxes_get_lon_lat_and_extra_columns():
     assert len(empty) == 0 and {"lon", "lat", "length_m", "heading_deg"} <= set(empty)
 
 
+
+def test_window_outlines_run_clockwise_along_the_edges():
+    from sargeo.landmask import window_outlines
+
+    cols, rows = window_outlines([[10, 20, 4, 8], [0, 0, 2, 2]], points=2)
+    np.testing.assert_array_equal(cols[0], [10, 12, 14, 14, 14, 12, 10, 10])
+    np.testing.assert_array_equal(rows[0], [20, 20, 20, 24, 28, 28, 28, 24])
+    assert cols.shape == rows.shape == (2, 8) and cols[1].max() == rows[1].max() == 2
+
 # -- refusals before any land data is loaded ---------------------------------------------------
 def test_sea_only_is_for_detection(sim_scene, tmp_path):
     with pytest.raises(ValueError, match="sea_only / --sea-only is for detection tasks"):
