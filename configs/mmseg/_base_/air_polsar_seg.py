@@ -35,9 +35,9 @@ train_dataloader = dict(
     dataset=dict(**_dataset, data_prefix=dict(img_path='train_set/images',
                                               seg_map_path='train_set/annotations'),
                  pipeline=train_pipeline))
+# validation: the training loader on the test set, one image at a time, in order, test pipeline
 val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    train_dataloader, batch_size=1, sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(**_dataset, data_prefix=dict(img_path='test_set/images',
                                               seg_map_path='test_set/annotations'),
                  pipeline=test_pipeline))

@@ -10,9 +10,7 @@ backend_args = None
 data_root = 'data/ssdd/'
 metainfo = dict(classes=('ship',), palette=[(220, 20, 60)])
 img_scale = (608, 608)
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True),
+train_pipeline = _base_.train_pipeline + [  # after loading the image and its boxes
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=35, contrast_range=(0.5, 1.5),
