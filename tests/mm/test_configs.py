@@ -35,6 +35,18 @@ def test_every_config_builds(path):
     assert cfg.optim_wrapper.constructor == "SARMAELayerDecayConstructor"
 
 
+def test_shared_changes_are_taken_not_left_as_keys():
+    """The ViT-L and Sentinel-1 ship changes live once in a _base_ file under their own name;
+    each config takes them with ``_base_.pop(name)``, so the name is no key of the config."""
+    names = ("vit_l16_changes", "s1_ships_changes")
+    users = {n: [p for p in ALL if f"_base_.pop('{n}')" in p.read_text()] for n in names}
+    assert [len(users[n]) for n in names] == [2, 2]
+    for path in ALL:
+        cfg = _load(path)
+        assert not set(names) & set(cfg), path
+    assert _load(users["vit_l16_changes"][0]).model.backbone.arch == "large"
+
+
 def shrink(cfg, size: int = 128) -> None:
     """ViT-Tiny, ``size`` px images, two iterations, no workers: the same pipeline shapes."""
     backbone = cfg.model.backbone
