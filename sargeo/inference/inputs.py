@@ -51,7 +51,8 @@ from sargeo.units import (
 #: a scene said to hold linear power or amplitude with more negative values than this share is
 #: refused (power never is negative; a little is left by thermal noise removal)
 NEGATIVE_LIMIT = 0.25
-#: largest side of the decimated read that checks values and counts zeros
+#: side of the sample that checks values and counts zeros: a scene up to this size is read
+#: whole, a larger one as about SAMPLE_SIDE^2 pixels of whole blocks spread evenly over it
 SAMPLE_SIDE = 1024
 #: tag keys (lower case) read as units statements
 UNIT_KEYS = ("units", "unit", "unittype", "unit_type", "physical_unit", "sar_units")
@@ -229,13 +230,9 @@ def _check_values(src: Any, path: Path, bands: Sequence[int], units: Units, orig
                   nodata: tuple[float | None, ...], zero_nodata: bool,
                   notes: list[str]) -> None:
     """Refuse linear/amplitude values that are mostly negative; count the zeros taken as
-    nodata (exactly up to :data:`SAMPLE_SIDE`, else on a decimated read)."""
-    from rasterio.enums import Resampling
-
-    scale = max(1, math.ceil(max(src.height, src.width) / SAMPLE_SIDE))
-    shape = (len(bands), max(1, src.height // scale), max(1, src.width // scale))
-    sample = src.read(list(bands), out_shape=shape, resampling=Resampling.nearest,
-                      out_dtype="float32")
+    nodata (exactly up to :data:`SAMPLE_SIDE`, else on :func:`value_sample`)."""
+    whole = max(src.height, src.width) <= SAMPLE_SIDE  # else an estimate
+    sample = value_sample(src, bands)
     ok = np.isfinite(sample).all(axis=0)
     for band, nd in enumerate(nodata):
         if nd is not None and not math.isnan(nd):
@@ -252,12 +249,39 @@ def _check_values(src: Any, path: Path, bands: Sequence[int], units: Units, orig
         zeros = int(((sample == 0).any(axis=0) & ok).sum())
         if zeros:
             total = src.height * src.width
-            count = zeros if scale == 1 else round(zeros * total / ok.size)
-            about = "" if scale == 1 else "about "
+            count = zeros if whole else round(zeros * total / ok.size)
+            about = "" if whole else "about "
             notes.append(f"{path}: {about}{count} of {total} pixels "
                          f"({100 * zeros / ok.size:.1f} %) are 0 and no nodata value is "
                          "declared: they are treated as nodata (border fill); pass --nodata 0 "
                          "to declare it, or --nodata none to keep zeros as data")
+
+
+def value_sample(src: Any, bands: Sequence[int], side: int = SAMPLE_SIDE) -> np.ndarray:
+    """Values ``(C, N)`` float32 to judge a scene by: all of it up to ``side`` x ``side``,
+    else about ``side``^2 pixels of whole internal blocks spread evenly over rows and columns.
+
+    Whole blocks, because a decimated read of a large compressed scene decompresses every
+    block, once per output line when the block cache cannot hold a row of blocks (the
+    engine's 64 MB cannot hold a full product's: minutes instead of a second)."""
+    from rasterio.windows import Window
+
+    if max(src.height, src.width) <= side:
+        return src.read(list(bands), out_dtype="float32").reshape(len(bands), -1)
+    bh, bw = (min(n, m) for n, m in zip(src.block_shapes[0], (src.height, src.width),
+                                         strict=True))
+    rows, cols = -(-src.height // bh), -(-src.width // bw)
+    n = max(1, side * side // (bh * bw))  # blocks to read (strips: whole rows)
+    ny = max(1, min(rows, n, round(math.sqrt(n * rows / cols))))
+    nx = max(1, min(cols, n // ny))
+    parts = []
+    for r in np.unique(np.linspace(0, rows - 1, ny).round().astype(int)):
+        for c in np.unique(np.linspace(0, cols - 1, nx).round().astype(int)):
+            window = Window(c * bw, r * bh, min(bw, src.width - c * bw),
+                            min(bh, src.height - r * bh))
+            parts.append(src.read(list(bands), window=window,
+                                  out_dtype="float32").reshape(len(bands), -1))
+    return np.concatenate(parts, axis=1)
 
 
 def announce(info: Any, into: list[str]) -> None:

@@ -189,6 +189,27 @@ def test_zeros_without_a_nodata_tag_are_nodata_and_counted(tmp_path):
     assert res.warnings == list(info.notes)
 
 
+@pytest.mark.parametrize("tiled", [True, False], ids=["tiles", "strips"])
+def test_a_large_scene_is_judged_on_whole_blocks_spread_over_it(tmp_path, tiled):
+    from sargeo.inference.inputs import SAMPLE_SIDE, value_sample
+
+    data = speckle((1, 1600, 2900))
+    data[:, :, :725] = 0.0  # a quarter of the columns: border fill without a nodata tag
+    path = write_raster(tmp_path / "large.tif", data, nodata=None, tiled=tiled)
+    with rasterio.open(path) as src:
+        sample = value_sample(src, [1])
+    assert sample.shape[0] == 1
+    assert SAMPLE_SIDE**2 / 2 <= sample.shape[1] <= 1.5 * SAMPLE_SIDE**2 < data.size
+    assert float((sample == 0).mean()) == pytest.approx(0.25, abs=0.04)
+    info = open_scene(path)
+    share = float(re.search(r"\(([\d.]+) %\)", info.notes[0]).group(1))
+    assert info.notes[0].startswith(f"{path}: about ") and share == pytest.approx(25, abs=4)
+    data[:, :, 725:] *= -1  # three quarters negative: not power, wherever the blocks lie
+    negative = write_raster(tmp_path / "negative.tif", data, nodata=None, tiled=tiled)
+    with pytest.raises(UnitsError, match="% of its values are negative"):
+        open_scene(negative)
+
+
 def test_nodata_option_declares_or_removes_the_nodata_value(tmp_path):
     path = _zero_scene(tmp_path)
     declared = open_scene(path, nodata=0)
