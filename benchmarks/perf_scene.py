@@ -46,7 +46,8 @@ mAP 0, every score below 0.27), so its runs measure ViT-B's time per window but 
 
 Writes ``benchmarks/results/perf_scene.json``: top-level ``width``, ``height``, ``minutes``,
 ``recall_vs_exhaustive``, ``peak_rss_mb`` of the fastest configuration whose recall against the
-exhaustive run is >= 0.98, the same counting the true ships only
+exhaustive run is >= 0.98 (``goal_met``; when none is, of the fastest that keeps 98 % of the
+exhaustive run's true-ship detections), the same counting the true ships only
 (``fastest_keeping_the_true_ships``), every configuration under ``runs`` (failed ones with
 their error), the extrapolation to a full product, the machine's load and the command.
 """
@@ -326,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(benchmarks/scene_sampling.py) instead of running it; for full size")
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--time-only", action="store_true",
+                        help="no exhaustive run and no estimate: times and scores against the "
+                        "simulated ships only (recall_vs_exhaustive null)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -357,7 +361,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.sample_windows:  # the exhaustive run estimated: prescreen_fp32 records its windows
         if "prescreen_fp32" not in args.configs:
             args.configs = ["prescreen_fp32", *args.configs]
-    elif REFERENCE not in args.configs:
+    elif REFERENCE not in args.configs and not args.time_only:
         args.configs = [REFERENCE, *args.configs]
     work = args.work.resolve()
     tif, truth = scene(work, args.size, args.seed)
@@ -411,14 +415,22 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     for run_ in runs.values():  # measured when the exhaustive run ran, else estimated
         if "recall_vs_exhaustive" not in run_ and "sampled" in run_:
             run_["recall_vs_exhaustive"] = run_["sampled"]["recall_vs_exhaustive_estimated"]
+            # an exhaustive run finds at most every simulated ship: a lower bound, exact at 1
+            run_["recall_vs_exhaustive_true_ships"] = run_["vs_truth"]["recall"]
+            run_["true_ships_basis"] = "at least: the share of the simulated ships it finds"
     candidates = {n: r for n, r in runs.items() if n != SAMPLED}
     good = [(n, r) for n, r in candidates.items() if "error" not in r
             and r.get("recall_vs_exhaustive", 0) >= GOAL_RECALL]
+    if args.time_only:  # the fastest, whatever it finds
+        good = [(n, r) for n, r in candidates.items() if "error" not in r]
     best_name, best = min(good, key=lambda nr: nr[1]["seconds"]) if good else (None, {})
     # the same, counting only the exhaustive run's detections of true ships
     ships_ok = [(n, r) for n, r in candidates.items() if "error" not in r
                 and r.get("recall_vs_exhaustive_true_ships", 0) >= GOAL_RECALL]
     alt_name, alt = min(ships_ok, key=lambda nr: nr[1]["seconds"]) if ships_ok else (None, {})
+    goal_met = bool(good) and not args.time_only
+    if not good:  # no configuration keeps the goal: the top level shows the one keeping ships
+        best_name, best = alt_name, alt
     result = {
         "command": "python -m benchmarks.perf_scene " + " ".join(argv),
         "machine": {"cpu": platform.processor() or platform.machine(),
@@ -428,10 +440,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "train_iters": args.train_iters if args.detector == "vitb" else None,
         "width": width, "height": height,
         "configuration": best_name,
+        "goal_met": goal_met,
         "minutes": round(best["seconds"] / 60, 3) if best else None,
         "recall_vs_exhaustive": best.get("recall_vs_exhaustive"),
         "recall_basis": "measured" if REFERENCE in runs else
-                        f"estimated from {args.sample_windows} sampled skipped windows",
+                        f"estimated from {args.sample_windows} sampled skipped windows"
+                        if args.sample_windows else "not measured (--time-only)",
         "peak_rss_mb": best.get("peak_rss_mb"),
         "goal_recall": GOAL_RECALL, "match_distance_m": MATCH_M,
         "fastest_keeping_the_true_ships": {

@@ -32,6 +32,26 @@ def test_perf_scene_writes_the_result_and_the_prescreen_keeps_the_detections(tmp
     skipped = fast["prescreen"]["windows_skipped_prescreen"]
     assert fast["n_predicted"] == fast["n_windows"] - skipped
     assert fast["n_predicted"] < ref["n_predicted"] == ref["n_windows"]
-    assert result["configuration"] in runs and result["minutes"] > 0
+    assert result["configuration"] in runs and result["minutes"] > 0 and result["goal_met"]
     assert result["peak_rss_mb"] == runs[result["configuration"]]["peak_rss_mb"] > 0
     assert fast["full_product"]["windows"] > ref["n_windows"]
+
+
+@pytest.mark.slow
+def test_perf_scene_estimates_the_exhaustive_run_from_sampled_windows(tmp_path):
+    out = tmp_path / "perf_scene.json"
+    assert perf_scene.main(["--size", "640", "--detector", "cfar", "--configs",
+                            "prescreen_fp32", "--sample-windows", "5", "--work",
+                            str(tmp_path / "work"), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    runs = result["runs"]
+    assert set(runs) == {"prescreen_fp32", "sampled_skipped_fp32"}  # no exhaustive run
+    fast, sample = runs["prescreen_fp32"], runs["sampled_skipped_fp32"]
+    skipped = fast["prescreen"]["windows_skipped_prescreen"]
+    assert sample["n_predicted"] == min(5, skipped) == fast["sampled"]["windows_sampled"]
+    assert fast["sampled"]["windows_skipped"] == skipped
+    assert fast["sampled"]["misses_in_sample"] == sample["misses"] <= sample["n_objects"]
+    assert fast["recall_vs_exhaustive"] == fast["sampled"]["recall_vs_exhaustive_estimated"]
+    assert result["recall_basis"] == "estimated from 5 sampled skipped windows"
+    assert result["goal_met"] == (fast["recall_vs_exhaustive"] >= 0.98)
+    assert result["configuration"] == "prescreen_fp32"
