@@ -185,3 +185,41 @@ def test_a_product_mask_keeps_the_image_grid_with_the_tie_points_and_a_preview(s
 def test_a_manifest_names_its_product_folder(source, tmp_path):
     folder = build_product(source, tmp_path, scale=32, as_zip=False)
     assert expand_scenes([folder / "manifest.safe", folder]) == [folder]
+
+
+@pytest.mark.slow
+def test_a_sarmae_detector_finds_the_same_ships_in_a_product_and_in_its_sigma0(
+        ship_product, tmp_path):
+    """DN as distributed (the product zip) and the same scene as calibrated sigma0 (a plain
+    TIFF of the product's grid) give the SARMAE detector the same detections."""
+    import geopandas as gpd
+    import rasterio
+    import torch
+
+    from sargeo.inference.mm_predictor import load_predictor
+    from sargeo.mm.runner import build_model, load_config
+    from tests.inference.test_inputs import assert_same_detections
+    from tests.mm.test_configs import CONFIGS, shrink
+
+    cfg = load_config(CONFIGS / "mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py")
+    shrink(cfg, size=128)
+    cfg.dump(str(tmp_path / "model.py"))
+    torch.manual_seed(0)
+    torch.save({"state_dict": build_model(cfg).state_dict()}, tmp_path / "model.pth")
+    predictor = load_predictor(tmp_path / "model.py", tmp_path / "model.pth")
+    with Sentinel1Product(ship_product) as product:
+        sigma0 = product.read(((0, product.shape[0]), (0, product.shape[1])))
+    sigma0 = np.where(np.isfinite(sigma0) & (sigma0 > 0), sigma0, 0).astype(np.float32)
+    tif = tmp_path / "sigma0.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=sigma0.shape[2], height=sigma0.shape[1],
+                       count=2, dtype="float32", nodata=0.0, tiled=True) as dst:
+        dst.write(sigma0)
+        dst.update_tags(SARGEO_UNITS="sigma0-linear:VV,VH")
+    boxes = {}
+    for name, scene, kw in (("dn", ship_product, {}), ("sigma0", tif, {"pixel_coords": True})):
+        res = predict_scene(scene, predictor, tmp_path / name, progress=False, score_thr=0.1,
+                            **kw)
+        frame = gpd.read_file(res.outputs["detections"])
+        boxes[name] = frame[["px_x1", "px_y1", "px_x2", "px_y2"]].to_numpy()
+    assert len(boxes["dn"]) >= len(SHIPS)
+    assert_same_detections(boxes["dn"], boxes["sigma0"])
