@@ -82,6 +82,26 @@ def outcome(case: Case, run: Callable[[], Any], names: tuple[str, ...],
     return None if problem is None else f"{case}\n  {problem}"
 
 
+def scene_failure(case: Case, run: Callable[[], Any], scene: Path, out: Path) -> str | None:
+    """One ``predict_scene`` case: None when it ended done with its GeoPackage alone in ``out``,
+    or in a named error (naming ``scene``) that left nothing in ``out``; else what went wrong."""
+    gpkg = f"{scene.stem}.gpkg"
+
+    def check(result: Any) -> str | None:
+        left = leftovers(out, {gpkg})
+        if result.status != "done" or result.n_objects is None:
+            return f"ended {result.status} with {result.n_objects} objects"
+        if left or not (out / gpkg).is_file():
+            return f"left {left} in the output folder"
+        return None
+
+    failure = outcome(case, run, (str(scene),), check)
+    if failure is None and not (out / gpkg).is_file():
+        left = leftovers(out, set())
+        failure = f"{case}\n  a named error left {left}" if left else None
+    return failure
+
+
 # -- TIFF bytes --------------------------------------------------------------------------------
 def tiff_layout(data: bytes) -> tuple[list[tuple[int, int]], int]:
     """The byte ranges of the first IFD's entries and the first pixel data offset (the end of

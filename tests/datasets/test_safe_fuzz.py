@@ -20,7 +20,14 @@ from sargeo.datasets.safe import Sentinel1Product
 from sargeo.inference import predict_scene
 from sargeo.inference.cfar import CFARShipDetector
 from tests.datasets.safe_factory import build_product
-from tests.fuzzing import Case, case_indices, case_rng, corrupt_tiff, leftovers, outcome
+from tests.fuzzing import (
+    Case,
+    case_indices,
+    case_rng,
+    corrupt_tiff,
+    outcome,
+    scene_failure,
+)
 
 CASES = 90
 #: every 64th line and pixel of the real products: 393 x 305 px, 640 m pixels
@@ -233,18 +240,9 @@ def test_corrupt_products_end_in_a_result_or_a_named_error(bases, tmp_path):
         if failure is None and rng.random() < 0.3:
             out = folder / "out"
 
-            def check(result, out=out, path=path):
-                left = leftovers(out, {f"{path.stem}.gpkg"})
-                if result.status != "done" or left:
-                    return f"predict_scene ended {result.status}, left {left}"
-                return None
-
-            failure = outcome(case, lambda path=path, out=out: predict_scene(
+            failure = scene_failure(case, lambda path=path, out=out: predict_scene(
                 path, CFARShipDetector(tile_size=128, overlap=16, pixel_size_m=10.0), out,
-                progress=False), (str(path),), check)
-            if failure is None and not (out / f"{path.stem}.gpkg").is_file():
-                left = leftovers(out, set())
-                failure = f"{case}\n  a named error left {left}" if left else None
+                progress=False), path, out)
         if failure:
             failures.append(failure)
         shutil.rmtree(folder)

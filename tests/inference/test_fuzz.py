@@ -14,7 +14,14 @@ from sargeo.inference import predict_scene
 from sargeo.inference.cfar import CFARShipDetector
 from sargeo.inference.reader import SceneError
 from sargeo.units import Units
-from tests.fuzzing import Case, case_indices, case_rng, corrupt_tiff, leftovers, outcome
+from tests.fuzzing import (
+    Case,
+    case_indices,
+    case_rng,
+    corrupt_tiff,
+    outcome,
+    scene_failure,
+)
 
 #: the shared SAR GeoTIFFs and the units to state for them (None: the file states them)
 SOURCES = {"s1_small_geotiffs/scikit-eo_*.tif": "sigma0-db",
@@ -50,20 +57,9 @@ def test_corrupt_geotiffs_end_in_a_result_or_a_named_error(shared_data, tmp_path
         out = folder / "out"
         case = Case(index, source, mutation)
 
-        def check(result, out=out, scene=scene):
-            left = leftovers(out, {f"{scene.stem}.gpkg"})
-            if result.status != "done" or result.n_objects is None:
-                return f"ended {result.status} with {result.n_objects} objects"
-            if left or not (out / f"{scene.stem}.gpkg").is_file():
-                return f"left {left} in the output folder"
-            return None
-
-        failure = outcome(case, lambda scene=scene, out=out, units=units: predict_scene(
+        failure = scene_failure(case, lambda scene=scene, out=out, units=units: predict_scene(
             scene, CFARShipDetector(tile_size=128, overlap=16), out, progress=False,
-            units=None if units is None else Units.parse(units)), (str(scene),), check)
-        if failure is None and not (out / f"{scene.stem}.gpkg").is_file():
-            left = leftovers(out, set())
-            failure = f"{case}\n  a named error left {left}" if left else None
+            units=None if units is None else Units.parse(units)), scene, out)
         if failure:
             failures.append(failure)
         shutil.rmtree(folder)
