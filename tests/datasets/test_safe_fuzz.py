@@ -20,14 +20,7 @@ from sargeo.datasets.safe import Sentinel1Product
 from sargeo.inference import predict_scene
 from sargeo.inference.cfar import CFARShipDetector
 from tests.datasets.safe_factory import build_product
-from tests.fuzzing import (
-    Case,
-    case_indices,
-    case_rng,
-    corrupt_tiff,
-    outcome,
-    scene_failure,
-)
+from tests.fuzzing import Case, case_indices, case_rng, corrupt_tiff, outcome, scene_failure
 
 CASES = 90
 #: every 64th line and pixel of the real products: 393 x 305 px, 640 m pixels

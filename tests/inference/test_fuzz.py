@@ -14,14 +14,7 @@ from sargeo.inference import predict_scene
 from sargeo.inference.cfar import CFARShipDetector
 from sargeo.inference.reader import SceneError
 from sargeo.units import Units
-from tests.fuzzing import (
-    Case,
-    case_indices,
-    case_rng,
-    corrupt_tiff,
-    outcome,
-    scene_failure,
-)
+from tests.fuzzing import Case, case_indices, case_rng, corrupt_tiff, outcome, scene_failure
 
 #: the shared SAR GeoTIFFs and the units to state for them (None: the file states them)
 SOURCES = {"s1_small_geotiffs/scikit-eo_*.tif": "sigma0-db",
