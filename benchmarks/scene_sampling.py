@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,47 +36,47 @@ def _key(w: Window) -> tuple[int, int, int, int]:
 
 
 @contextlib.contextmanager
-def recorded_windows(path: Path) -> Iterator[None]:
-    """Save (JSON) the windows the engine's prescreen step keeps, while inside the block."""
+def _prescreen_step(step: Callable[..., list]) -> Iterator[None]:
+    """Inside the block the engine's prescreen step is ``step(real, info, task, prescreen,
+    windows, meta, result)`` (``real``: the engine's own step); restored on leaving."""
     from sargeo.inference import engine
 
     real = engine.plan_prescreen
+    engine.plan_prescreen = partial(step, real)
+    try:
+        yield
+    finally:
+        engine.plan_prescreen = real
 
-    def record(info: Any, task: str, prescreen: Any, windows: list, meta: dict,
-               result: Any) -> list:
+
+def recorded_windows(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Save (JSON) the windows the engine's prescreen step keeps, while inside the block."""
+
+    def record(real: Callable[..., list], info: Any, task: str, prescreen: Any,
+               windows: list, meta: dict, result: Any) -> list:
         kept = real(info, task, prescreen, windows, meta, result)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"all": [_key(w) for w in windows],
                                     "kept": [_key(w) for w in kept]}))
         return kept
 
-    engine.plan_prescreen = record
-    try:
-        yield
-    finally:
-        engine.plan_prescreen = real
+    return _prescreen_step(record)
 
 
-@contextlib.contextmanager
-def restricted_windows(keys: list[tuple[int, int, int, int]]) -> Iterator[None]:
+def restricted_windows(keys: list[tuple[int, int, int, int]]
+                       ) -> contextlib.AbstractContextManager[None]:
     """Run the engine on these windows of its plan only (no prescreen), inside the block."""
-    from sargeo.inference import engine
+    wanted = set(map(tuple, keys))
 
-    real, wanted = engine.plan_prescreen, set(map(tuple, keys))
-
-    def restrict(info: Any, task: str, prescreen: Any, windows: list, meta: dict,
-                 result: Any) -> list:
+    def restrict(real: Callable[..., list], info: Any, task: str, prescreen: Any,
+                 windows: list, meta: dict, result: Any) -> list:
         chosen = [w for w in windows if _key(w) in wanted]
         if len(chosen) != len(wanted):
             raise ValueError(f"{len(wanted) - len(chosen)} sampled windows are not in the plan")
         result.prescreen = {"windows_sampled": len(chosen)}
         return chosen
 
-    engine.plan_prescreen = restrict
-    try:
-        yield
-    finally:
-        engine.plan_prescreen = real
+    return _prescreen_step(restrict)
 
 
 def load_windows(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
