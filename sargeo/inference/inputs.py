@@ -231,8 +231,8 @@ def _check_values(src: Any, path: Path, bands: Sequence[int], units: Units, orig
                   notes: list[str]) -> None:
     """Refuse linear/amplitude values that are mostly negative; count the zeros taken as
     nodata (exactly up to :data:`SAMPLE_SIDE`, else on :func:`value_sample`)."""
-    whole = max(src.height, src.width) <= SAMPLE_SIDE  # else an estimate
     sample = value_sample(src, bands)
+    whole = sample.shape[1] == src.height * src.width  # else the counts are estimates
     ok = np.isfinite(sample).all(axis=0)
     for band, nd in enumerate(nodata):
         if nd is not None and not math.isnan(nd):
