@@ -216,10 +216,21 @@ def run_config(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- scoring and extrapolation ---------------------------------------------------------------
+def _xy(frame: Any) -> Any:
+    """Centroids ``(N, 2)`` of a GeoDataFrame, in its CRS."""
+    import numpy as np
+
+    return np.c_[frame.centroid.x, frame.centroid.y]
+
+
+def windows_file(work: Path, detector: str) -> Path:
+    """Where prescreen_fp32 records its windows for the sampled estimate."""
+    return work / "runs" / detector / "windows.json"
+
+
 def score(run: dict[str, Any], reference: dict[str, Any], truth: Path, land: Any) -> None:
     """Recall against the exhaustive run (and its detections at sea), scores against truth."""
     import geopandas as gpd
-    import numpy as np
 
     from sargeo.evaluation import evaluate_detections
 
@@ -238,14 +249,11 @@ def score(run: dict[str, Any], reference: dict[str, Any], truth: Path, land: Any
     # the exhaustive run's detections of true ships, found again?
     from sargeo.evaluation import match_by_distance
 
-    def xy(frame: Any) -> Any:
-        return np.c_[frame.centroid.x, frame.centroid.y]
-
     ships = gpd.read_file(truth, layer="ships")
     mine, ref = gpd.read_file(run["detections"]), gpd.read_file(reference["detections"])
     ships, mine = ships.to_crs(ref.crs), mine.to_crs(ref.crs)
-    hits = ref.iloc[match_by_distance(xy(ref), xy(ships), MATCH_M)[0]]
-    again = match_by_distance(xy(mine), xy(hits), MATCH_M)[0]
+    hits = ref.iloc[match_by_distance(_xy(ref), _xy(ships), MATCH_M)[0]]
+    again = match_by_distance(_xy(mine), _xy(hits), MATCH_M)[0]
     run["recall_vs_exhaustive_true_ships"] = len(again) / len(hits) if len(hits) else 1.0
     run["n_exhaustive_true_ships"] = len(hits)
     score_truth(run, truth)
@@ -265,20 +273,15 @@ def score_sampled(runs: dict[str, Any]) -> None:
     """Recall against the exhaustive run estimated from the sampled skipped windows
     (:mod:`benchmarks.scene_sampling`), for every prescreen configuration."""
     import geopandas as gpd
-    import numpy as np
 
     from benchmarks.scene_sampling import estimate_recall
     from sargeo.evaluation import evaluate_detections, match_by_distance
 
     base, sample = runs["prescreen_fp32"], runs[SAMPLED]
     found, extra = gpd.read_file(base["detections"]), gpd.read_file(sample["detections"])
-    misses = 0
-    if len(extra) and len(found):
-        extra = extra.to_crs(found.crs)
-        xy = [np.c_[f.centroid.x, f.centroid.y] for f in (extra, found)]
-        misses = len(extra) - len(match_by_distance(*xy, MATCH_M)[0])
-    elif len(extra):
-        misses = len(extra)
+    misses = len(extra)  # those no prescreen detection lies near
+    if misses and len(found):
+        misses -= len(match_by_distance(_xy(extra.to_crs(found.crs)), _xy(found), MATCH_M)[0])
     n_skipped = base["prescreen"]["windows_skipped_prescreen"]
     sample["misses"] = misses
     for name, run_ in runs.items():
@@ -343,7 +346,7 @@ def sample_skipped(args: argparse.Namespace, work: Path, spec: dict[str, Any]
     """The detector (float32) on a seeded sample of the windows prescreen_fp32 skipped."""
     from benchmarks.scene_sampling import draw_skipped, load_windows
 
-    plan = load_windows(work / "runs" / args.detector / "windows.json")
+    plan = load_windows(windows_file(work, args.detector))
     sample = draw_skipped(plan, args.sample_windows, args.seed)
     if not sample:
         return {"error": "the prescreen skipped no window: nothing to sample"}
@@ -383,7 +386,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     "out": str(work / "runs" / args.detector / name),
                     "batch_size": args.batch_size, **CONFIGS[name]}
             if name == "prescreen_fp32":
-                spec["record"] = str(work / "runs" / args.detector / "windows.json")
+                spec["record"] = str(windows_file(work, args.detector))
             print(f"{name} (round {round_ + 1}) ...", flush=True)
             got = {**CONFIGS[name], **run_config(name, spec)}
             print(f"{name}: {got.get('seconds', got.get('error'))}", flush=True)
