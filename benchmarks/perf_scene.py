@@ -76,6 +76,8 @@ FULL_WIDTH, FULL_HEIGHT = 25_117, 19_497
 #: upper-left corner (UTM 31N, 1.54 E 52.54 N) of the scene: the East Anglian coast (Lowestoft
 #: to Southwold, 1.70-1.75 E) runs north to south about 11-14 km east of it, land to the west
 COAST_ORIGIN = (401_000.0, 5_822_000.0)
+#: --detector vitb: the lr of its brief training (the recipe's 1e-4 is for 12 epochs)
+BRIEF_LR = 2e-4
 GOAL_RECALL = 0.98
 MATCH_M = 200.0
 CONFIGS = {
@@ -109,7 +111,7 @@ def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
     simulated 1024 px scene (random initial weights), cached: (config, checkpoint)."""
     from sargeo.datasets.simulate import simulate_scene
 
-    out = work / f"vitb_faster-rcnn_iter{iters}"
+    out = work / f"vitb_faster-rcnn_brief_iter{iters}"
     config, checkpoint = out / VITB_CONFIG.name, out / f"iter_{iters}.pth"
     if config.exists() and checkpoint.exists():
         return config, checkpoint
@@ -123,6 +125,9 @@ def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
         options += [f"{loader}.dataset.scenes={tif}", f"{loader}.dataset.labels={gpkg}",
                     f"{loader}.num_workers=0", f"{loader}.persistent_workers=False"]
     options += ["train_dataloader.batch_size=2", "val_dataloader.batch_size=8"]
+    # a brief run: the recipe's 500-iteration warm-up would leave it at a third of its lr
+    options += [f"param_scheduler.0.end={max(iters // 10, 1)}",
+                f"optim_wrapper.optimizer.lr={BRIEF_LR}"]
     cmd = [sys.executable, "-m", "sargeo", "mm", "train", str(VITB_CONFIG), "--max-iters",
            str(iters), "--work-dir", str(out), "--cfg-options", *options]
     print("training:", " ".join(cmd), flush=True)

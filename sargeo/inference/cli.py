@@ -74,8 +74,12 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
                         "if available, else cpu); the baselines run on the CPU")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: backbone and neck in bfloat16 autocast (faster on CPUs "
-                        "with AVX512-BF16/AMX and on GPUs; heads and NMS stay float32)")
+                        help="bf16: backbone, neck and a two-stage detector's RoI box head in "
+                        "bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX and on GPUs; "
+                        "box decoding and NMS stay float32)")
+    parser.add_argument("--proposals", type=int, metavar="N",
+                        help="two-stage detectors: at most N region proposals a tile "
+                        "(default: the config's test_cfg.rpn.max_per_img); fewer is faster")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted scenes, skip finished ones")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -129,12 +133,15 @@ def build_predictor(args: argparse.Namespace):
         from sargeo.inference.mm_predictor import load_predictor
 
         return load_predictor(args.config, args.checkpoint,
-                              device=args.device or default_device(), precision=args.precision)
+                              device=args.device or default_device(), precision=args.precision,
+                              proposals=args.proposals)
     from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
 
-    if args.precision != "fp32":
-        raise ValueError("--precision applies to --config/--checkpoint models; the baselines "
-                         "run in numpy")
+    for name, value, default in (("precision", args.precision, "fp32"),
+                                 ("proposals", args.proposals, None)):
+        if value != default:
+            raise ValueError(f"--{name} applies to --config/--checkpoint models; the "
+                             "baselines run in numpy")
     common: dict = {}  # the baselines run on the CPU (numpy/scipy)
     if args.tile:
         common["tile_size"] = args.tile

@@ -23,20 +23,35 @@ from sargeo.precision import autocast, check_precision
 from sargeo.units import POLARISATIONS
 
 
-def _autocast_features(extract_feat: Any, precision: str, device_type: str) -> Any:
-    """``extract_feat`` run in ``precision`` (:mod:`sargeo.precision`), its feature maps
-    returned as float32: ``bf16`` covers the backbone and neck (nearly all of a ViT's compute,
-    1.76x per ViT-B/16 forward on a 2-core CPU with AVX512-BF16) while the heads' box decoding
-    and NMS stay in float32."""
+def _autocast_floats(forward: Any, precision: str, device_type: str) -> Any:
+    """``forward`` run in ``precision`` (:mod:`sargeo.precision`), its tensors (alone or in
+    a tuple/list) returned as float32, so that what follows (box decoding, NMS) stays float32."""
+
+    def to_float(out: Any) -> Any:
+        if isinstance(out, torch.Tensor):
+            return out.float()
+        if isinstance(out, (tuple, list)):
+            return type(out)(to_float(o) for o in out)
+        return out
 
     def run(*args: Any, **kwargs: Any) -> Any:
         with autocast(precision, device_type):
-            feats = extract_feat(*args, **kwargs)
-        if isinstance(feats, torch.Tensor):
-            return feats.float()
-        return type(feats)(f.float() for f in feats)
+            return to_float(forward(*args, **kwargs))
 
     return run
+
+
+def reduced_precision_parts(model: torch.nn.Module) -> list[tuple[Any, str]]:
+    """The parts of ``model`` a reduced ``precision`` covers, as (owner, method): the feature
+    extractor (backbone and neck: nearly all of a ViT's compute) and, in a two-stage detector,
+    the RoI box head's layers (fully connected layers on every proposal: on a ViT-B/16 Faster
+    R-CNN with 1000 proposals a tile, more time than its backbone in bfloat16). Proposal
+    decoding, box decoding and NMS stay float32."""
+    parts: list[tuple[Any, str]] = [(model, "extract_feat")]
+    bbox_head = getattr(getattr(model, "roi_head", None), "bbox_head", None)
+    if isinstance(bbox_head, torch.nn.Module):
+        parts.append((bbox_head, "forward"))
+    return parts
 
 
 def _find_transform(pipeline: list[dict], name: str) -> dict | None:
@@ -65,9 +80,10 @@ class MMPredictor:
 
         self.model, self.cfg = model.eval().to(device), cfg
         self.precision = check_precision(precision)
-        if precision != "fp32":  # on this instance only: the model class is untouched
-            self.model.extract_feat = _autocast_features(self.model.extract_feat, precision,
-                                                         torch.device(device).type)
+        if precision != "fp32":  # on these instances only: the model classes are untouched
+            for owner, attr in reduced_precision_parts(self.model):
+                setattr(owner, attr, _autocast_floats(getattr(owner, attr), precision,
+                                                      torch.device(device).type))
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
         self.normalize, self.device = normalize, device
@@ -124,11 +140,26 @@ class MMPredictor:
         return out
 
 
+def set_proposals(cfg: Any, proposals: int, config: str | Path) -> None:
+    """Keep at most ``proposals`` region proposals a tile at inference (``test_cfg.rpn
+    .max_per_img``; the RoI head's time grows with it), or a ValueError naming ``config`` when
+    its model has no region proposal network."""
+    if isinstance(proposals, bool) or not isinstance(proposals, int) or proposals < 1:
+        raise ValueError(f"proposals must be a whole number >= 1, got {proposals!r}")
+    rpn = (cfg.model.get("test_cfg") or {}).get("rpn")
+    if not rpn or "rpn_head" not in cfg.model:
+        raise ValueError(f"{config}: its model has no region proposal network (rpn_head and "
+                         "test_cfg.rpn), so --proposals does not apply")
+    rpn.max_per_img = proposals
+
+
 def load_predictor(config: str | Path, checkpoint: str | Path | None,
-                   device: str = "cpu", precision: str = "fp32") -> MMPredictor:
+                   device: str = "cpu", precision: str = "fp32",
+                   proposals: int | None = None) -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
     train``) and wrap it for tiled inference (``precision``: one of
-    :data:`sargeo.precision.PRECISIONS`)."""
+    :data:`sargeo.precision.PRECISIONS`; ``proposals``: :func:`set_proposals`, default the
+    config's)."""
     from mmengine.registry import init_default_scope
 
     from sargeo.mm.runner import build_model, load_config
@@ -144,6 +175,8 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
                          "cannot normalise scene pixels as in training; use a scene config "
                          "(e.g. configs/mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py)")
     norm.pop("type")
+    if proposals is not None:
+        set_proposals(cfg, proposals, config)
     backbone = cfg.model.backbone
     backbone.pretrained = None  # the trained checkpoint holds the backbone too
     model = build_model(cfg)

@@ -313,6 +313,10 @@ def test_cli_runs_a_baseline_and_reports(tmp_path, capsys):
                               "--out", str(tmp_path / "q")])
     assert run_infer(args) == 2
     assert "--precision applies to --config" in capsys.readouterr().err
+    args = parser.parse_args([str(scene), "--baseline", "cfar", "--proposals", "100",
+                              "--out", str(tmp_path / "q")])
+    assert run_infer(args) == 2
+    assert "--proposals applies to --config" in capsys.readouterr().err
 
 
 # -- scene values and predictors ---------------------------------------------------------------

@@ -168,3 +168,67 @@ def test_unknown_precision_is_refused(tmp_path):
         "mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py", tmp_path)
     with pytest.raises(ValueError, match="precision must be one of.*'fp16'"):
         load_predictor(config, checkpoint, precision="fp16")
+
+
+def _tiles(scene: Path) -> torch.Tensor:
+    import rasterio
+
+    with rasterio.open(scene) as src:
+        return torch.from_numpy(src.read(window=((0, TILE), (0, TILE)))[None].repeat(2, 0))
+
+
+def test_bf16_covers_the_roi_box_head_of_a_two_stage_detector(scene, tmp_path):
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = _config_and_checkpoint(
+        "mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", tmp_path)
+    dtypes: dict[str, set] = {}
+    for precision in ("fp32", "bf16"):
+        predictor = load_predictor(config, checkpoint, precision=precision)
+        head = predictor.model.roi_head.bbox_head
+        fc = next(m for m in head.modules() if isinstance(m, torch.nn.Linear))
+        hook = fc.register_forward_hook(
+            lambda m, i, o, p=precision: dtypes.setdefault(p, set()).add(o.dtype))
+        boxes = []
+        head.forward = _recording(head.forward, boxes)
+        results = predictor(_tiles(scene))
+        hook.remove()
+        # what the box head hands to box decoding is float32 in both
+        assert {t.dtype for out in boxes for t in out} == {torch.float32}
+        for r in results:
+            assert r["boxes"].dtype == r["scores"].dtype == torch.float32
+    assert dtypes == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}
+
+
+def _recording(forward, seen: list):
+    def run(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        seen.append(out)
+        return out
+
+    return run
+
+
+def test_proposals_caps_what_the_roi_head_sees_and_is_refused_without_an_rpn(scene, tmp_path):
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = _config_and_checkpoint(
+        "mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py", tmp_path)
+    counts = {}
+    for proposals in (None, 7):
+        predictor = load_predictor(config, checkpoint, proposals=proposals)
+        extractor = predictor.model.roi_head.bbox_roi_extractor
+        rois: list = []
+        hook = extractor.register_forward_hook(lambda m, i, o, seen=rois: seen.append(i[1]))
+        predictor(_tiles(scene))
+        hook.remove()
+        counts[proposals] = len(torch.cat(rois))
+    assert counts[7] == 2 * 7 < counts[None]  # two tiles, 7 proposals each (untrained: many)
+    assert predictor.model.test_cfg.rpn.max_per_img == 7
+    (tmp_path / "c").mkdir()
+    centernet, ckpt = _config_and_checkpoint(
+        "mmdet/sarmae_vit-t16_centernet_s1-ships_cpu.py", tmp_path / "c")
+    with pytest.raises(ValueError, match="model.py: its model has no region proposal network"):
+        load_predictor(centernet, ckpt, proposals=10)
+    with pytest.raises(ValueError, match="proposals must be a whole number >= 1, got 0"):
+        load_predictor(config, checkpoint, proposals=0)
