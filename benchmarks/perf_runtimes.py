@@ -41,8 +41,7 @@ import shlex
 import sys
 import time
 import traceback
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +49,22 @@ import numpy as np
 
 from benchmarks.perf_inference import ROOT, agreement, write_json
 from benchmarks.perf_inference_trained import SCORE_THR
+from benchmarks.perf_scene import vitb_files
+from sargeo.inference.runtimes import (
+    Runner,
+    export_onnx,
+    openvino_int8_model,
+    openvino_runner,
+    runtime_backbone,
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "perf_runtimes.json"
 WORK = ROOT / "benchmarks" / "results" / "work"
 DEMO = WORK / "demo"
-VITB = WORK / "vitb_faster-rcnn_iter40"
 #: (config, checkpoint) of each detector, cached by ``sargeo demo`` and ``perf_scene``
 DETECTORS = {
     "centernet": (DEMO / "ship_detector.py", DEMO / "ship_detector.pth"),
-    "vitb": (VITB / "sarmae_vit-b16_faster-rcnn_s1-ships.py", VITB / "iter_40.pth"),
+    "vitb": vitb_files(WORK),
 }
 RUNTIMES = ("torch_fp32", "torch_bf16", "ort_fp32", "ort_int8_dynamic", "openvino_fp32",
             "openvino_bf16", "openvino_int8")
@@ -67,9 +73,6 @@ FEATURE_RTOL_FP32 = 1e-4
 #: detections agree when this share of each side is found again at IoU >= MATCH_IOU, both ways
 AGREE_SHARE = 0.98
 MATCH_IOU = 0.9
-
-#: a compiled backbone: a batch (B, C, H, W) float32 -> its feature maps, float32
-Runner = Callable[[np.ndarray], list[np.ndarray]]
 
 
 def recording_backbone(inner: Any, compute: bool = True) -> Any:
@@ -94,34 +97,6 @@ def recording_backbone(inner: Any, compute: bool = True) -> Any:
             return tuple(torch.zeros(len(x), *s) for s in self.shapes)
 
     return RecordingBackbone()
-
-
-def runtime_backbone(runner: Runner) -> Any:
-    """A ``torch.nn.Module`` whose forward runs ``runner`` (a compiled backbone) and returns
-    its feature maps as the tuple of tensors an OpenMMLab backbone returns."""
-    import torch
-
-    class RuntimeBackbone(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            outs = runner(np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32))
-            return tuple(torch.from_numpy(np.asarray(o, dtype=np.float32)) for o in outs)
-
-    return RuntimeBackbone()
-
-
-def export_onnx(backbone: Any, example: np.ndarray, path: Path) -> Path:
-    """``backbone`` as ONNX (opset 17, the batch axis dynamic) at ``path``."""
-    import torch
-
-    names = [f"feat{i}" for i in range(len(backbone(torch.from_numpy(example))))]
-    axes = {"tiles": {0: "batch"}, **{n: {0: "batch"} for n in names}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(backbone, (torch.from_numpy(example),), str(path), dynamo=False,
-                          input_names=["tiles"], output_names=names, dynamic_axes=axes,
-                          opset_version=17)
-    return path
 
 
 def torch_runner(backbone: Any, precision: str) -> Runner:
@@ -155,39 +130,6 @@ def ort_int8_model(onnx_path: Path) -> Path:
     out = onnx_path.with_name(onnx_path.stem + "_int8_dynamic.onnx")
     quantize_dynamic(str(onnx_path), str(out), weight_type=QuantType.QInt8)
     return out
-
-
-def openvino_runner(model: Any, threads: int, precision: str | None) -> tuple[Runner, str]:
-    """``model`` (an ``openvino.Model``) compiled for the CPU; ``precision``: its inference
-    precision hint (``f32``, ``bf16``; None: OpenVINO's default). Returns the runner and the
-    precision the compiled model reports."""
-    import openvino as ov
-
-    config: dict[str, Any] = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1,
-                              "PERFORMANCE_HINT": "LATENCY"}
-    if precision is not None:
-        config["INFERENCE_PRECISION_HINT"] = precision
-    compiled = ov.Core().compile_model(model, "CPU", config)
-    request = compiled.create_infer_request()
-
-    def run(x: np.ndarray) -> list[np.ndarray]:
-        result = request.infer({0: x})
-        return [np.array(result[o]) for o in compiled.outputs]
-
-    got = compiled.get_property("INFERENCE_PRECISION_HINT")
-    return run, got.to_string() if hasattr(got, "to_string") else str(got)
-
-
-def openvino_int8_model(onnx_path: Path, calibration: Sequence[np.ndarray]) -> Any:
-    """The ONNX backbone quantised to int8 by NNCF, calibrated on ``calibration`` (tiles of
-    shape (C, H, W), one per calibration step)."""
-    import nncf
-    import openvino as ov
-
-    model = ov.Core().read_model(str(onnx_path))
-    data = nncf.Dataset([t[None] for t in calibration])
-    return nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER,
-                         subset_size=len(calibration))
 
 
 def build_runners(backbone: Any, example: np.ndarray, calibration: Sequence[np.ndarray],

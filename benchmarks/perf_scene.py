@@ -76,8 +76,10 @@ FULL_WIDTH, FULL_HEIGHT = 25_117, 19_497
 #: upper-left corner (UTM 31N, 1.54 E 52.54 N) of the scene: the East Anglian coast (Lowestoft
 #: to Southwold, 1.70-1.75 E) runs north to south about 11-14 km east of it, land to the west
 COAST_ORIGIN = (401_000.0, 5_822_000.0)
-#: --detector vitb: the lr of its brief training (the recipe's 1e-4 is for 12 epochs)
+#: --detector vitb: the lr and the iterations of its brief training (the recipe's 1e-4 is for
+#: 12 epochs)
 BRIEF_LR = 2e-4
+VITB_ITERS = 400
 GOAL_RECALL = 0.98
 MATCH_M = 200.0
 CONFIGS = {
@@ -106,13 +108,19 @@ def scene(work: Path, width: int, seed: int = 0) -> tuple[Path, Path]:
     return tif, gpkg
 
 
+def vitb_files(work: Path, iters: int = VITB_ITERS) -> tuple[Path, Path]:
+    """Where :func:`train_vitb` keeps its (config, checkpoint)."""
+    out = work / f"vitb_faster-rcnn_brief_iter{iters}"
+    return out / VITB_CONFIG.name, out / f"iter_{iters}.pth"
+
+
 def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
     """The ViT-B/16 Faster R-CNN trained ``iters`` iterations by ``sargeo mm train`` on a
     simulated 1024 px scene (random initial weights), cached: (config, checkpoint)."""
     from sargeo.datasets.simulate import simulate_scene
 
-    out = work / f"vitb_faster-rcnn_brief_iter{iters}"
-    config, checkpoint = out / VITB_CONFIG.name, out / f"iter_{iters}.pth"
+    config, checkpoint = vitb_files(work, iters)
+    out = config.parent
     if config.exists() and checkpoint.exists():
         return config, checkpoint
     data = work / "train"
@@ -322,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=4096, help="scene width in px (4096)")
     parser.add_argument("--detector", choices=("centernet", "vitb", "cfar"), default="centernet")
-    parser.add_argument("--train-iters", type=int, default=40,
+    parser.add_argument("--train-iters", type=int, default=VITB_ITERS,
                         help="vitb: training iterations (sargeo mm train --max-iters)")
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--batch-size", type=int, default=8)

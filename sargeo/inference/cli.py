@@ -27,7 +27,7 @@ from sargeo.inference.baseline_args import (
     prescreen_for,
     water_kwargs,
 )
-from sargeo.precision import PRECISIONS
+from sargeo.inference.runtimes import RUNTIME_PRECISIONS, RUNTIMES
 from sargeo.units import UNITS_HELP
 
 
@@ -73,10 +73,17 @@ def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
                         "nodata in linear or amplitude scenes, with a warning)")
     parser.add_argument("--device", help="torch device of the model (default: cuda:LOCAL_RANK "
                         "if available, else cpu); the baselines run on the CPU")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    parser.add_argument("--precision", choices=RUNTIME_PRECISIONS["openvino"], default="fp32",
                         help="bf16: backbone, neck and a two-stage detector's RoI box head in "
                         "bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX and on GPUs; "
-                        "box decoding and NMS stay float32)")
+                        "box decoding and NMS stay float32); int8: --runtime openvino only")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                        help="openvino: the backbone exported and compiled by OpenVINO for the "
+                        "CPU (2.7-3.6x torch float32 in bf16 on this project's 2-core CPU; "
+                        "neck and heads stay in torch); see sargeo.inference.runtimes")
+    parser.add_argument("--calibrate", type=Path, metavar="SCENE",
+                        help="--precision int8: quantise the backbone (NNCF) on tiles of this "
+                        "scene, one like those to be run")
     parser.add_argument("--proposals", type=int, metavar="N",
                         help="two-stage detectors: at most N region proposals a tile "
                         "(default: the config's test_cfg.rpn.max_per_img); fewer is faster")
@@ -134,11 +141,14 @@ def build_predictor(args: argparse.Namespace):
 
         return load_predictor(args.config, args.checkpoint,
                               device=args.device or default_device(), precision=args.precision,
-                              proposals=args.proposals)
+                              proposals=args.proposals, runtime=args.runtime,
+                              calibration=args.calibrate)
     from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
 
     for name, value, default in (("precision", args.precision, "fp32"),
-                                 ("proposals", args.proposals, None)):
+                                 ("proposals", args.proposals, None),
+                                 ("runtime", args.runtime, "torch"),
+                                 ("calibrate", args.calibrate, None)):
         if value != default:
             raise ValueError(f"--{name} applies to --config/--checkpoint models; the "
                              "baselines run in numpy")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sargeo.models.vit import CheckpointError
-from sargeo.precision import autocast, check_precision
+from sargeo.precision import autocast
 from sargeo.units import POLARISATIONS
 
 
@@ -75,14 +75,18 @@ class MMPredictor:
     def __init__(self, model: torch.nn.Module, cfg: Any, *, task: str,
                  classes: tuple[str, ...], in_channels: int, tile_size: int,
                  normalize: dict, device: str = "cpu", precision: str = "fp32",
-                 polarisations: tuple[str, ...] | None = None) -> None:
+                 polarisations: tuple[str, ...] | None = None, runtime: str = "torch") -> None:
+        from sargeo.inference.runtimes import check_runtime
         from sargeo.mm.transforms import SARNormalize
 
         self.model, self.cfg = model.eval().to(device), cfg
-        self.precision = check_precision(precision)
-        if precision != "fp32":  # on these instances only: the model classes are untouched
+        check_runtime(runtime, precision)
+        self.precision, self.runtime = precision, runtime
+        #: what the torch parts run in (with OpenVINO: the neck and heads)
+        torch_precision = "fp32" if precision == "fp32" else "bf16"
+        if torch_precision != "fp32":  # on these instances only: the model classes untouched
             for owner, attr in reduced_precision_parts(self.model):
-                setattr(owner, attr, _autocast_floats(getattr(owner, attr), precision,
+                setattr(owner, attr, _autocast_floats(getattr(owner, attr), torch_precision,
                                                       torch.device(device).type))
         self.task, self.classes = task, classes
         self.in_channels, self.tile_size = in_channels, tile_size
@@ -110,10 +114,9 @@ class MMPredictor:
             sample_cls = DetDataSample
         return [sample_cls(metainfo=dict(meta)) for _ in range(batch)]
 
-    @torch.no_grad()
-    def __call__(self, images: torch.Tensor, valid: torch.Tensor | None = None) -> list[dict]:
-        """``images``: (B, C, H, W) raw scene values -> per image ``boxes``/``rboxes``,
-        ``scores``, ``labels`` (detection) or ``probs`` (K, H, W) (segmentation)."""
+    def _preprocess(self, images: torch.Tensor) -> dict[str, Any]:
+        """The model's ``inputs`` and ``data_samples`` for raw scene tiles (B, C, H, W): the
+        config's SARNormalize, then the model's data preprocessor."""
         from sargeo.mm.transforms import normalize_sar
 
         if images.shape[1] != self.in_channels:
@@ -122,8 +125,20 @@ class MMPredictor:
         x = normalize_sar(images.cpu().numpy(), channel_axis=1, **self.normalize)
         inputs = [t for t in torch.from_numpy(np.ascontiguousarray(x))]
         b, _, h, w = images.shape
-        data = self.model.data_preprocessor(
+        return self.model.data_preprocessor(
             {"inputs": inputs, "data_samples": self._samples(b, h, w)}, False)
+
+    @torch.no_grad()
+    def network_inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """What the backbone gets for raw scene tiles ``images`` (B, C, H, W)."""
+        return self._preprocess(images)["inputs"]
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, valid: torch.Tensor | None = None) -> list[dict]:
+        """``images``: (B, C, H, W) raw scene values -> per image ``boxes``/``rboxes``,
+        ``scores``, ``labels`` (detection) or ``probs`` (K, H, W) (segmentation)."""
+        data = self._preprocess(images)
+        h, w = images.shape[-2:]
         results = self.model(data["inputs"], data["data_samples"], mode="predict")
         out = []
         for result in results:
@@ -155,11 +170,19 @@ def set_proposals(cfg: Any, proposals: int, config: str | Path) -> None:
 
 def load_predictor(config: str | Path, checkpoint: str | Path | None,
                    device: str = "cpu", precision: str = "fp32",
-                   proposals: int | None = None) -> MMPredictor:
+                   proposals: int | None = None, runtime: str = "torch",
+                   calibration: str | Path | None = None) -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
-    train``) and wrap it for tiled inference (``precision``: one of
-    :data:`sargeo.precision.PRECISIONS`; ``proposals``: :func:`set_proposals`, default the
-    config's)."""
+    train``) and wrap it for tiled inference. ``precision``: one of
+    :data:`sargeo.precision.PRECISIONS`, or with ``runtime="openvino"`` (the backbone compiled
+    by OpenVINO, :mod:`sargeo.inference.runtimes`) also ``int8``, calibrated on tiles of the
+    scene ``calibration``; ``proposals``: :func:`set_proposals`, default the config's."""
+    from sargeo.inference.runtimes import check_calibration, check_runtime
+
+    check_runtime(runtime, precision)
+    check_calibration(precision, calibration)
+    if runtime != "torch" and torch.device(device).type != "cpu":
+        raise ValueError(f"runtime {runtime!r} runs on the CPU, not on device {device!r}")
     from mmengine.registry import init_default_scope
 
     from sargeo.mm.runner import build_model, load_config
@@ -206,8 +229,26 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
     pols = bands if len(bands) == in_channels and set(bands) <= set(POLARISATIONS) else None
     predictor = MMPredictor(model, cfg, task=task, classes=classes, in_channels=in_channels,
                             tile_size=tile, normalize=norm, device=device, precision=precision,
-                            polarisations=pols)
+                            polarisations=pols, runtime=runtime)
+    if runtime == "openvino":
+        _compile_backbone(predictor, calibration)
     stats = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns)
              for p in (config, checkpoint) if p is not None]
     predictor.fingerprint = repr(stats)
     return predictor
+
+
+def _compile_backbone(predictor: MMPredictor, calibration: str | Path | None) -> None:
+    """Replace ``predictor``'s backbone by OpenVINO's compilation of it in its precision
+    (int8: calibrated on tiles of ``calibration``); record what OpenVINO reports."""
+    from sargeo.inference.runtimes import calibration_tiles, compile_backbone
+
+    tiles = calibration_tiles(predictor, calibration) if calibration is not None else []
+    size = predictor.tile_size
+    example = predictor.network_inputs(torch.zeros(1, predictor.in_channels, size, size))
+    predictor.model.backbone, got = compile_backbone(
+        predictor.model.backbone, example.float().numpy(), precision=predictor.precision,
+        threads=torch.get_num_threads(), calibration=tiles)
+    predictor.runtime_precision = got
+    if calibration is not None:
+        predictor.calibration = f"{calibration} ({len(tiles)} tiles)"
