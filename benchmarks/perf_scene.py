@@ -87,7 +87,13 @@ CONFIGS = {
     "prescreen_fp32": {"precision": "fp32", "prescreen": True, "sea_only": False},
     "prescreen_bf16": {"precision": "bf16", "prescreen": True, "sea_only": False},
     "prescreen_bf16_sea_only": {"precision": "bf16", "prescreen": True, "sea_only": True},
+    "prescreen_ov_bf16": {"precision": "bf16", "prescreen": True, "sea_only": False,
+                          "runtime": "openvino"},
+    "prescreen_ov_int8": {"precision": "int8", "prescreen": True, "sea_only": False,
+                          "runtime": "openvino"},
 }
+#: --proposals leaves these as the detector is configured: the references of the recall
+AS_CONFIGURED = ("exhaustive_fp32", "prescreen_fp32")
 REFERENCE = "exhaustive_fp32"
 #: --sample-windows: the windows prescreen_fp32 skips, a seeded sample, float32 (the estimate)
 SAMPLED = "sampled_skipped_fp32"
@@ -143,6 +149,13 @@ def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
     return config, checkpoint
 
 
+def calibration_scene(work: Path, detector: str) -> Path:
+    """The scene int8 configurations calibrate on: the detector's training scene."""
+    if detector == "vitb":
+        return work / "train" / "train_scene.tif"
+    return work / "demo" / "train_scene.tif"
+
+
 def train_centernet(work: Path) -> tuple[Path, Path]:
     """The demo's CenterNet ViT-Tiny detector (``sargeo demo``), cached: (config, checkpoint)."""
     out = work / "demo"
@@ -185,7 +198,9 @@ def build(spec: dict[str, Any]) -> Any:
     from sargeo.inference.mm_predictor import load_predictor
 
     return load_predictor(spec["config"], spec["checkpoint"], device="cpu",
-                          precision=spec["precision"])
+                          precision=spec["precision"], proposals=spec.get("proposals"),
+                          runtime=spec.get("runtime", "torch"),
+                          calibration=spec.get("calibration"))
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="vitb: training iterations (sargeo mm train --max-iters)")
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--proposals", type=int, metavar="N",
+                        help="two-stage detectors: at most N proposals a tile in every "
+                        f"configuration but {' and '.join(AS_CONFIGURED)} (sargeo infer "
+                        "--proposals)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every configuration this many times, alternating; keep each "
                         "one's fastest round")
@@ -398,10 +417,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     "checkpoint": str(checkpoint), "scene": str(tif),
                     "out": str(work / "runs" / args.detector / name),
                     "batch_size": args.batch_size, **CONFIGS[name]}
+            if args.proposals and name not in AS_CONFIGURED:
+                spec["proposals"] = args.proposals
+            if spec["precision"] == "int8":  # calibrated on the training scene, never this one
+                spec["calibration"] = str(calibration_scene(work, args.detector))
             if name == "prescreen_fp32":
                 spec["record"] = str(windows_file(work, args.detector))
             print(f"{name} (round {round_ + 1}) ...", flush=True)
-            got = {**CONFIGS[name], **run_config(name, spec)}
+            got = {**CONFIGS[name], "proposals": spec.get("proposals"),
+                   "calibration": spec.get("calibration"), **run_config(name, spec)}
             print(f"{name}: {got.get('seconds', got.get('error'))}", flush=True)
             seen = runs.get(name, {}).get("round_seconds", [])
             if "error" in got or name not in runs or got["seconds"] < runs[name]["seconds"]:
@@ -454,6 +478,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     "load_average_before_after": [load_before, list(os.getloadavg())]},
         "detector": args.detector, "config": str(config and Path(config).name),
         "train_iters": args.train_iters if args.detector == "vitb" else None,
+        "proposals": args.proposals,
         "width": width, "height": height,
         "configuration": best_name,
         "goal_met": goal_met,

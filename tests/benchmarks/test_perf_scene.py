@@ -55,3 +55,29 @@ def test_perf_scene_estimates_the_exhaustive_run_from_sampled_windows(tmp_path):
     assert result["recall_basis"] == "estimated from 5 sampled skipped windows"
     assert result["goal_met"] == (fast["recall_vs_exhaustive"] >= 0.98)
     assert result["configuration"] == "prescreen_fp32"
+
+
+def test_proposals_and_calibration_reach_the_speed_configurations_only(tmp_path, monkeypatch):
+    specs = {}
+
+    def record(name, spec):
+        specs[name] = spec
+        return {"error": "not run (test)"}
+
+    monkeypatch.setattr(perf_scene, "run_config", record)
+    monkeypatch.setattr(perf_scene, "train_centernet", lambda work: ("c.py", "c.pth"))
+    out = tmp_path / "perf_scene.json"
+    assert perf_scene.main(["--size", "320", "--configs", "prescreen_fp32", "prescreen_bf16",
+                            "prescreen_ov_int8", "--proposals", "100", "--work",
+                            str(tmp_path / "work"), "--out", str(out)]) == 0
+    assert set(specs) == {"exhaustive_fp32", "prescreen_fp32", "prescreen_bf16",
+                          "prescreen_ov_int8"}
+    # the references run the detector as configured; int8 calibrates on the training scene
+    assert "proposals" not in specs["exhaustive_fp32"] | specs["prescreen_fp32"]
+    assert specs["prescreen_bf16"]["proposals"] == specs["prescreen_ov_int8"]["proposals"] == 100
+    assert specs["prescreen_ov_int8"]["runtime"] == "openvino"
+    assert specs["prescreen_ov_int8"]["calibration"] == str(
+        (tmp_path / "work").resolve() / "demo" / "train_scene.tif")
+    assert "calibration" not in specs["prescreen_bf16"]
+    result = json.loads(out.read_text())
+    assert result["proposals"] == 100 and result["runs"]["prescreen_bf16"]["proposals"] == 100
