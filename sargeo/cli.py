@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from sargeo import __version__, threads
+
+#: errors a command reports as one message (exit status 2): bad files, values, settings; set
+#: TRACEBACK_ENV to see the traceback instead
+USER_ERRORS = (OSError, ValueError, ImportError)
+TRACEBACK_ENV = "SARGEO_TRACEBACK"
 
 #: distributions reported by ``sargeo env``, in stack order.
 STACK = (
@@ -218,7 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads.configure(getattr(args, "threads", None))
     except ValueError as err:  # a bad SARGEO_THREADS
         parser.error(str(err))
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as err:
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+            raise
+        from sargeo.errors import error_text
+
+        print(f"sargeo {args.command}: error: {error_text(err)}\n(the traceback: "
+              f"{TRACEBACK_ENV}=1)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -86,3 +86,17 @@ def test_each_module_command_is_described_and_run_by_its_module():
         assert parser.description == module.__doc__
         assert parser.get_default("func") is getattr(module, run)
         assert next(a.help for a in sub._choices_actions if a.dest == name) == help_text
+
+
+def test_a_commands_bad_input_is_one_message_with_its_cause_and_exit_status_2(tmp_path,
+                                                                              monkeypatch,
+                                                                              capsys):
+    missing = tmp_path / "nowhere"
+    args = ["finetune", "--dataset", "mstar", "--data-root", str(missing), "--split", "40shot"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == (f"sargeo finetune: error: data root not found: {missing}\n"
+                   "(the traceback: SARGEO_TRACEBACK=1)\n")
+    monkeypatch.setenv("SARGEO_TRACEBACK", "1")
+    with pytest.raises(FileNotFoundError, match="data root not found"):
+        main(args)

@@ -72,13 +72,14 @@ def test_train_checkpoint_resume_and_test_an_mmdet_config(tmp_path, capsys):
     assert "coco/bbox_mAP" in logs
 
 
-def test_missing_config_and_checkpoint_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.py"):
-        main(["mm", "train", str(tmp_path / "nope.py")])
+def test_missing_config_and_checkpoint_are_named(tmp_path, capsys):
+    assert main(["mm", "train", str(tmp_path / "nope.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sargeo mm: error: ") and "nope.py" in err
     write_coco(tmp_path / "data")
     config = faster_rcnn_config(tmp_path, tmp_path / "data")
-    with pytest.raises(FileNotFoundError, match="missing.pth"):
-        main(["mm", "test", config, str(tmp_path / "missing.pth")])
+    assert main(["mm", "test", config, str(tmp_path / "missing.pth")]) == 2
+    assert "missing.pth" in capsys.readouterr().err
 
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
