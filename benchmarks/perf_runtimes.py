@@ -13,8 +13,12 @@ conversion, ``SARNormalize`` and data preprocessor, in its batches of 8). Detect
   test scene with the backbone replaced by each runtime (:class:`RuntimeBackbone`) are matched
   to torch float32's (same class, box IoU >= 0.9, both ways; ``perf_inference.agreement``);
 - ``vitb``: the ViT-B/16 backbone of ``configs/mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py``
-  from the briefly trained checkpoint ``perf_scene --detector vitb`` caches (it detects
-  nothing useful: speed and feature agreement only).
+  from the briefly trained checkpoint ``perf_scene --detector vitb`` caches (speed and feature
+  agreement only; its detections are compared over a whole scene by ``perf_scene``).
+
+The runtimes' export, compilation and quantisation are sargeo's own
+(:mod:`sargeo.inference.runtimes`, ``sargeo infer --runtime openvino``); ONNX Runtime is
+measured here only.
 
 The configurations run on the same number of threads (sargeo's default: ``SARGEO_THREADS``,
 else torch's one per core), alternated in rounds (the order reversed every other round); each

@@ -1,8 +1,8 @@
 """A whole Sentinel-1 product of ship detection on the CPU: exhaustive vs the prescreen cascade.
 
     python -m benchmarks.perf_scene [--size 4096] [--detector centernet|vitb|cfar]
-        [--train-iters 40] [--configs exhaustive_fp32 prescreen_fp32 ...] [--work DIR]
-        [--sample-windows N]
+        [--train-iters 400] [--configs exhaustive_fp32 prescreen_fp32 ...] [--work DIR]
+        [--sample-windows N] [--proposals N]
 
 One invocation simulates a sea scene (``sargeo.datasets.simulate.simulate_scene``: ships, a
 coastline, land; 10 m pixels, the product's aspect ratio, ``--size`` pixels wide) at a real
@@ -15,7 +15,14 @@ round: the machine may be shared), in this order:
 - ``prescreen_fp32``: the CFAR prescreen (:mod:`sargeo.inference.prescreen`), then the detector
   on the windows holding a candidate;
 - ``prescreen_bf16``: the same with ``precision="bf16"`` (backbone and neck in bfloat16);
-- ``prescreen_bf16_sea_only``: and ``sea_only=True`` (windows wholly on land never read).
+- ``prescreen_bf16_sea_only``: and ``sea_only=True`` (windows wholly on land never read);
+- ``prescreen_ov_bf16``, ``prescreen_ov_int8``: the prescreen with the backbone compiled by
+  OpenVINO (``runtime="openvino"``, :mod:`sargeo.inference.runtimes`), in bfloat16, or in int8
+  calibrated on the detector's *training* scene (never the scene measured).
+
+``--proposals N`` caps a two-stage detector's region proposals a tile (``sargeo infer
+--proposals``) in every configuration but ``exhaustive_fp32`` and ``prescreen_fp32``, which run
+the detector as configured and so are what the others are measured against.
 
 Each is scored against the exhaustive run (its detections matched within 200 m by
 ``sargeo.evaluation.evaluate_detections``: ``recall_vs_exhaustive``; for ``sea_only``, against
@@ -38,10 +45,10 @@ have merged it with a neighbour's: it can only understate the recall.
 
 Detectors: ``centernet`` (the default) is the demo's CenterNet ViT-Tiny (``sargeo demo``,
 cached under ``--work``); ``vitb`` is ``configs/mmdet/sarmae_vit-b16_faster-rcnn_s1-ships.py``
-trained for ``--train-iters`` iterations with ``sargeo mm train`` on a simulated 1024 px scene
-from random weights (the published SARMAE weights are not on this machine), cached: on this
-2-core CPU an iteration (batch 2) takes 17.6 s and 40 of them teach it nothing (validation
-mAP 0, every score below 0.27), so its runs measure ViT-B's time per window but no recall;
+trained for ``--train-iters`` iterations (400) with ``sargeo mm train`` on a simulated 1024 px
+scene from random weights (the published SARMAE weights are not on this machine), briefly:
+lr 2e-4, warm-up over a tenth of the run, batch 2 (about 5 s an iteration on this 2-core CPU),
+cached;
 ``cfar`` is the CFAR baseline as the "network" (for tests: no training, seconds).
 
 Writes ``benchmarks/results/perf_scene.json``: top-level ``width``, ``height``, ``minutes``,
