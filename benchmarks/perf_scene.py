@@ -87,6 +87,9 @@ COAST_ORIGIN = (401_000.0, 5_822_000.0)
 #: 12 epochs)
 BRIEF_LR = 2e-4
 VITB_ITERS = 400
+#: ships in the ViT-B's 1024 px training scene (the simulator's default gives about 30: too few
+#: positives for a brief run; the demo trains on 262 in the same size)
+TRAIN_SHIPS = 300
 GOAL_RECALL = 0.98
 MATCH_M = 200.0
 CONFIGS = {
@@ -121,31 +124,38 @@ def scene(work: Path, width: int, seed: int = 0) -> tuple[Path, Path]:
     return tif, gpkg
 
 
+def vitb_training_scene(work: Path) -> tuple[Path, Path]:
+    """The ViT-B's training scene and its ships (GeoTIFF, GeoPackage)."""
+    data = work / f"train_{TRAIN_SHIPS}ships"
+    return data / "train_scene.tif", data / "train_ships.gpkg"
+
+
 def vitb_files(work: Path, iters: int = VITB_ITERS) -> tuple[Path, Path]:
     """Where :func:`train_vitb` keeps its (config, checkpoint)."""
-    out = work / f"vitb_faster-rcnn_brief_iter{iters}"
+    out = work / f"vitb_faster-rcnn_{TRAIN_SHIPS}ships_iter{iters}"
     return out / VITB_CONFIG.name, out / f"iter_{iters}.pth"
 
 
 def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
     """The ViT-B/16 Faster R-CNN trained ``iters`` iterations by ``sargeo mm train`` on a
-    simulated 1024 px scene (random initial weights), cached: (config, checkpoint)."""
+    simulated 1024 px scene of :data:`TRAIN_SHIPS` ships (random initial weights), cached:
+    (config, checkpoint)."""
     from sargeo.datasets.simulate import simulate_scene
 
     config, checkpoint = vitb_files(work, iters)
     out = config.parent
     if config.exists() and checkpoint.exists():
         return config, checkpoint
-    data = work / "train"
-    tif, gpkg = data / "train_scene.tif", data / "train_ships.gpkg"
+    tif, gpkg = vitb_training_scene(work)
     if not tif.exists():
-        simulate_scene(tif, gpkg, width=1024, height=1024, seed=101, overwrite=True,
-                       progress=False)
+        simulate_scene(tif, gpkg, width=1024, height=1024, seed=101, n_ships=TRAIN_SHIPS,
+                       overwrite=True, progress=False)
     options = ["model.backbone.pretrained=None"]
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         options += [f"{loader}.dataset.scenes={tif}", f"{loader}.dataset.labels={gpkg}",
                     f"{loader}.num_workers=0", f"{loader}.persistent_workers=False"]
-    options += ["train_dataloader.batch_size=2", "val_dataloader.batch_size=8"]
+    options += ["train_dataloader.batch_size=2", "val_dataloader.batch_size=8",
+                "default_hooks.checkpoint.by_epoch=False", "default_hooks.checkpoint.interval=100"]
     # a brief run: the recipe's 500-iteration warm-up would leave it at a third of its lr
     options += [f"param_scheduler.0.end={max(iters // 10, 1)}",
                 f"optim_wrapper.optimizer.lr={BRIEF_LR}"]
@@ -159,7 +169,7 @@ def train_vitb(work: Path, iters: int) -> tuple[Path, Path]:
 def calibration_scene(work: Path, detector: str) -> Path:
     """The scene int8 configurations calibrate on: the detector's training scene."""
     if detector == "vitb":
-        return work / "train" / "train_scene.tif"
+        return vitb_training_scene(work)[0]
     return work / "demo" / "train_scene.tif"
 
 
