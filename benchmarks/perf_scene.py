@@ -389,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-only", action="store_true",
                         help="no exhaustive run and no estimate: times and scores against the "
                         "simulated ships only (recall_vs_exhaustive null)")
+    parser.add_argument("--reuse", type=Path, nargs="+", metavar="JSON",
+                        help="take the runs of these earlier results (same detector and size) "
+                        "whose detections are still on disk instead of running them again; "
+                        "they are scored again and reported beside the new ones")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -406,11 +410,27 @@ def sample_skipped(args: argparse.Namespace, work: Path, spec: dict[str, Any]
     sample = draw_skipped(plan, args.sample_windows, args.seed)
     if not sample:
         return {"error": "the prescreen skipped no window: nothing to sample"}
-    spec = {**{k: v for k, v in spec.items() if k != "record"}, **CONFIGS[REFERENCE],
-            "sample": sample,
+    spec = {**{k: spec[k] for k in ("detector", "config", "checkpoint", "scene", "batch_size")},
+            **CONFIGS[REFERENCE], "sample": sample,
             "out": str(work / "runs" / args.detector / SAMPLED)}
     print(f"{SAMPLED}: {len(sample)} windows ...", flush=True)
     return {**CONFIGS[REFERENCE], **run_config(SAMPLED, spec)}
+
+
+def reused_runs(files: list[Path] | None, detector: str, width: int, height: int
+                ) -> dict[str, Any]:
+    """The runs of earlier results (``--reuse``) of the same detector and scene size whose
+    detections are still on disk, without errors, each marked ``reused_from``."""
+    runs: dict[str, Any] = {}
+    for path in files or []:
+        old = json.loads(Path(path).read_text())
+        if (old.get("detector"), old.get("width"), old.get("height")) != (detector, width,
+                                                                           height):
+            raise ValueError(f"{path}: another detector or scene size, not reusable here")
+        for name, record in old["runs"].items():
+            if "error" not in record and Path(record.get("detections", "")).is_file():
+                runs[name] = {**record, "reused_from": str(path)}
+    return runs
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -433,7 +453,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         config, checkpoint = train_vitb(work, args.train_iters)
     elif args.detector == "centernet":
         config, checkpoint = train_centernet(work)
-    runs: dict[str, Any] = {}
+    runs = reused_runs(args.reuse, args.detector, width, height)
+    reused = set(runs)
     for round_ in range(args.rounds):  # configurations alternate, the order rotating
         k = round_ % len(args.configs)
         for name in args.configs[k:] + args.configs[:k]:
@@ -441,22 +462,29 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                     "checkpoint": str(checkpoint), "scene": str(tif),
                     "out": str(work / "runs" / args.detector / name),
                     "batch_size": args.batch_size, **CONFIGS[name]}
+            key = name
             if args.proposals and name not in AS_CONFIGURED:
                 spec["proposals"] = args.proposals
+                key = f"{name}_p{args.proposals}"
+                spec["out"] = str(work / "runs" / args.detector / key)
             if spec["precision"] == "int8":  # calibrated on the training scene, never this one
                 spec["calibration"] = str(calibration_scene(work, args.detector))
             if name == "prescreen_fp32":
                 spec["record"] = str(windows_file(work, args.detector))
-            print(f"{name} (round {round_ + 1}) ...", flush=True)
+            if key in reused:
+                print(f"{key}: reused from {runs[key]['reused_from']}", flush=True)
+                continue
+            print(f"{key} (round {round_ + 1}) ...", flush=True)
             got = {**CONFIGS[name], "proposals": spec.get("proposals"),
                    "calibration": spec.get("calibration"), **run_config(name, spec)}
-            print(f"{name}: {got.get('seconds', got.get('error'))}", flush=True)
-            seen = runs.get(name, {}).get("round_seconds", [])
-            if "error" in got or name not in runs or got["seconds"] < runs[name]["seconds"]:
-                runs[name] = got  # the fastest round (the machine is shared)
-            runs[name]["round_seconds"] = [*seen, got.get("seconds")]
-    if args.sample_windows and "error" not in runs["prescreen_fp32"]:
-        runs[SAMPLED] = sample_skipped(args, work, spec)
+            print(f"{key}: {got.get('seconds', got.get('error'))}", flush=True)
+            seen = runs.get(key, {}).get("round_seconds", [])
+            if "error" in got or key not in runs or got["seconds"] < runs[key]["seconds"]:
+                runs[key] = got  # the fastest round (the machine is shared)
+            runs[key]["round_seconds"] = [*seen, got.get("seconds")]
+    if (args.sample_windows and "error" not in runs["prescreen_fp32"]
+            and runs.get(SAMPLED, {}).get("windows_asked") != args.sample_windows):
+        runs[SAMPLED] = {**sample_skipped(args, work, spec), "windows_asked": args.sample_windows}
     ref = runs.get(REFERENCE, {"error": "not run (--sample-windows: estimated)"})
     land = None
     if any(r.get("land") for r in runs.values()):

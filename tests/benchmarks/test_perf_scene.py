@@ -82,4 +82,28 @@ def test_proposals_and_calibration_reach_the_speed_configurations_only(tmp_path,
         (tmp_path / "work").resolve() / "demo" / "train_scene.tif")
     assert "calibration" not in specs["prescreen_bf16"]
     result = json.loads(out.read_text())
-    assert result["proposals"] == 100 and result["runs"]["prescreen_bf16"]["proposals"] == 100
+    # the speed configurations are reported under their proposals, beside the references
+    assert set(result["runs"]) == {"exhaustive_fp32", "prescreen_fp32", "prescreen_bf16_p100",
+                                   "prescreen_ov_int8_p100"}
+    assert result["proposals"] == 100 and result["runs"]["prescreen_bf16_p100"]["proposals"] == 100
+    assert specs["prescreen_bf16"]["out"].endswith("prescreen_bf16_p100")
+
+
+@pytest.mark.slow
+def test_reuse_takes_earlier_runs_and_scores_them_beside_new_ones(tmp_path):
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    base = ["--size", "640", "--detector", "cfar", "--work", str(tmp_path / "work")]
+    assert perf_scene.main([*base, "--configs", "prescreen_fp32", "--out", str(first)]) == 0
+    assert perf_scene.main([*base, "--configs", "prescreen_fp32", "prescreen_bf16",
+                            "--reuse", str(first), "--out", str(second)]) == 0
+    old, new = json.loads(first.read_text())["runs"], json.loads(second.read_text())["runs"]
+    assert set(new) == {"exhaustive_fp32", "prescreen_fp32", "prescreen_bf16"}
+    for name in ("exhaustive_fp32", "prescreen_fp32"):  # not run again: the same seconds
+        assert new[name]["reused_from"] == str(first)
+        assert new[name]["seconds"] == old[name]["seconds"]
+    assert "reused_from" not in new["prescreen_bf16"]
+    assert new["prescreen_bf16"]["recall_vs_exhaustive"] == 1.0
+    with pytest.raises(ValueError, match="first.json: another detector or scene size"):
+        perf_scene.main(["--size", "320", "--detector", "cfar", "--work",
+                         str(tmp_path / "work"), "--reuse", str(first), "--out",
+                         str(tmp_path / "third.json")])
