@@ -521,8 +521,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                 and r.get("recall_vs_exhaustive_true_ships", 0) >= GOAL_RECALL]
     alt_name, alt = min(ships_ok, key=lambda nr: end_to_end(nr[1])) if ships_ok else (None, {})
     goal_met = bool(good) and not args.time_only
+    basis = "the fastest keeping the recall goal" if good else ""
     if not good:  # no configuration keeps the goal: the top level shows the one keeping ships
         best_name, best = alt_name, alt
+        basis = "no configuration keeps the recall goal: the fastest keeping 98 % of the " \
+                "exhaustive run's true-ship detections"
+    if not best:  # nor that: the fastest, so that the top level still says what was measured
+        done = [(n, r) for n, r in candidates.items() if "error" not in r]
+        best_name, best = min(done, key=lambda nr: end_to_end(nr[1])) if done else (None, {})
+        basis = "no configuration keeps the recall goal, nor 98 % of the true-ship " \
+                "detections: the fastest configuration"
+    if args.time_only:
+        basis = "the fastest (--time-only)"
     result = {
         "command": "python -m benchmarks.perf_scene " + " ".join(argv),
         "machine": {"cpu": platform.processor() or platform.machine(),
@@ -533,6 +543,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "proposals": args.proposals,
         "width": width, "height": height,
         "configuration": best_name,
+        "configuration_basis": basis,
         "goal_met": goal_met,
         "minutes": round(end_to_end(best) / 60, 3) if best else None,
         "minutes_basis": "end to end: loading the model (and compiling / quantising it for "

@@ -33,6 +33,7 @@ def test_perf_scene_writes_the_result_and_the_prescreen_keeps_the_detections(tmp
     assert fast["n_predicted"] == fast["n_windows"] - skipped
     assert fast["n_predicted"] < ref["n_predicted"] == ref["n_windows"]
     assert result["configuration"] in runs and result["minutes"] > 0 and result["goal_met"]
+    assert result["configuration_basis"] == "the fastest keeping the recall goal"
     best = runs[result["configuration"]]
     assert result["minutes"] == round((best["seconds"] + best["load_seconds"]) / 60, 3)
     assert result["peak_rss_mb"] == runs[result["configuration"]]["peak_rss_mb"] > 0
