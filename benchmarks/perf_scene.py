@@ -14,7 +14,8 @@ round: the machine may be shared), in this order:
 - ``exhaustive_fp32``: the detector on every window, torch float32 (the reference);
 - ``prescreen_fp32``: the CFAR prescreen (:mod:`sargeo.inference.prescreen`), then the detector
   on the windows holding a candidate;
-- ``prescreen_bf16``: the same with ``precision="bf16"`` (backbone and neck in bfloat16);
+- ``prescreen_bf16``: the same with ``precision="bf16"`` (backbone, neck and a two-stage
+  detector's RoI box head in bfloat16);
 - ``prescreen_bf16_sea_only``: and ``sea_only=True`` (windows wholly on land never read);
 - ``prescreen_ov_bf16``, ``prescreen_ov_int8``: the prescreen with the backbone compiled by
   OpenVINO (``runtime="openvino"``, :mod:`sargeo.inference.runtimes`), in bfloat16, or in int8
@@ -401,17 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     return run(args, argv if argv is not None else sys.argv[1:])
 
 
-def sample_skipped(args: argparse.Namespace, work: Path, spec: dict[str, Any]
+def sample_skipped(args: argparse.Namespace, work: Path, base: dict[str, Any]
                    ) -> dict[str, Any]:
-    """The detector (float32) on a seeded sample of the windows prescreen_fp32 skipped."""
+    """The detector (float32) on a seeded sample of the windows prescreen_fp32 skipped;
+    ``base``: the detector and scene every configuration shares."""
     from benchmarks.scene_sampling import draw_skipped, load_windows
 
     plan = load_windows(windows_file(work, args.detector))
     sample = draw_skipped(plan, args.sample_windows, args.seed)
     if not sample:
         return {"error": "the prescreen skipped no window: nothing to sample"}
-    spec = {**{k: spec[k] for k in ("detector", "config", "checkpoint", "scene", "batch_size")},
-            **CONFIGS[REFERENCE], "sample": sample,
+    spec = {**base, **CONFIGS[REFERENCE], "sample": sample,
             "out": str(work / "runs" / args.detector / SAMPLED)}
     print(f"{SAMPLED}: {len(sample)} windows ...", flush=True)
     return {**CONFIGS[REFERENCE], **run_config(SAMPLED, spec)}
@@ -455,18 +456,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         config, checkpoint = train_centernet(work)
     runs = reused_runs(args.reuse, args.detector, width, height)
     reused = set(runs)
+    #: what every configuration shares, the sampled run included
+    base = {"detector": args.detector, "config": str(config), "checkpoint": str(checkpoint),
+            "scene": str(tif), "batch_size": args.batch_size}
     for round_ in range(args.rounds):  # configurations alternate, the order rotating
         k = round_ % len(args.configs)
         for name in args.configs[k:] + args.configs[:k]:
-            spec = {"detector": args.detector, "config": str(config),
-                    "checkpoint": str(checkpoint), "scene": str(tif),
-                    "out": str(work / "runs" / args.detector / name),
-                    "batch_size": args.batch_size, **CONFIGS[name]}
-            key = name
-            if args.proposals and name not in AS_CONFIGURED:
-                spec["proposals"] = args.proposals
-                key = f"{name}_p{args.proposals}"
-                spec["out"] = str(work / "runs" / args.detector / key)
+            proposals = None if name in AS_CONFIGURED else args.proposals
+            key = f"{name}_p{proposals}" if proposals else name
+            spec = {**base, **CONFIGS[name], "out": str(work / "runs" / args.detector / key)}
+            if proposals:
+                spec["proposals"] = proposals
             if spec["precision"] == "int8":  # calibrated on the training scene, never this one
                 spec["calibration"] = str(calibration_scene(work, args.detector))
             if name == "prescreen_fp32":
@@ -484,7 +484,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             runs[key]["round_seconds"] = [*seen, got.get("seconds")]
     if (args.sample_windows and "error" not in runs["prescreen_fp32"]
             and runs.get(SAMPLED, {}).get("windows_asked") != args.sample_windows):
-        runs[SAMPLED] = {**sample_skipped(args, work, spec), "windows_asked": args.sample_windows}
+        runs[SAMPLED] = {**sample_skipped(args, work, base), "windows_asked": args.sample_windows}
     ref = runs.get(REFERENCE, {"error": "not run (--sample-windows: estimated)"})
     land = None
     if any(r.get("land") for r in runs.values()):

@@ -2,7 +2,8 @@
 
 ``"fp32"`` runs as is; ``"bf16"`` runs under ``torch.autocast`` in bfloat16 (about 1.4-1.8x
 on CPUs with AVX512-BF16 or AMX, and on GPUs). Used by fine-tuning (forward and loss) and by
-tiled inference (backbone and neck, see :mod:`sargeo.inference.mm_predictor`).
+tiled inference (backbone, neck and a two-stage detector's RoI box head, see
+:mod:`sargeo.inference.mm_predictor`).
 """
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from sargeo.precision import PRECISIONS
+
 RUNTIMES = ("torch", "openvino")
 #: the precisions each runtime runs a backbone in
-RUNTIME_PRECISIONS = {"torch": ("fp32", "bf16"), "openvino": ("fp32", "bf16", "int8")}
+RUNTIME_PRECISIONS = {"torch": PRECISIONS, "openvino": (*PRECISIONS, "int8")}
 #: OpenVINO's inference precision hint per precision (int8: the quantised model's own)
 OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": None}
 #: int8 calibration: tiles drawn from the calibration scene (NNCF's default subset is 300)
