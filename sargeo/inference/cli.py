@@ -130,8 +130,9 @@ def default_device() -> str:
     return "cpu"
 
 
-def build_predictor(args: argparse.Namespace):
-    """The predictor the arguments ask for."""
+def build_predictor(args: argparse.Namespace, read: dict | None = None):
+    """The predictor the arguments ask for; ``read``: how scenes are read (``bands``, parsed
+    ``units`` and ``nodata``), for the int8 calibration scene as for the others."""
     if args.config or args.checkpoint:
         if args.baseline:
             raise ValueError("give either --config/--checkpoint or --baseline, not both")
@@ -142,7 +143,7 @@ def build_predictor(args: argparse.Namespace):
         return load_predictor(args.config, args.checkpoint,
                               device=args.device or default_device(), precision=args.precision,
                               proposals=args.proposals, runtime=args.runtime,
-                              calibration=args.calibrate)
+                              calibration=args.calibrate, calibration_read=read)
     from sargeo.inference.predictor import CFARShipDetector, ThresholdWaterSegmenter
 
     for name, value, default in (("precision", args.precision, "fp32"),
@@ -173,7 +174,7 @@ def run_infer(args: argparse.Namespace) -> int:
     try:
         units = None if args.units is None else Units.parse(args.units)
         nodata = parse_nodata(args.nodata)
-        predictor = build_predictor(args)
+        predictor = build_predictor(args, dict(bands=args.bands, units=units, nodata=nodata))
         results = predict_scenes(
             args.scenes, predictor, args.out, tile=args.tile, overlap=args.overlap,
             batch_size=args.batch_size, score_thr=args.score_thr, nms_iou=args.nms_iou,

@@ -171,12 +171,14 @@ def set_proposals(cfg: Any, proposals: int, config: str | Path) -> None:
 def load_predictor(config: str | Path, checkpoint: str | Path | None,
                    device: str = "cpu", precision: str = "fp32",
                    proposals: int | None = None, runtime: str = "torch",
-                   calibration: str | Path | None = None) -> MMPredictor:
+                   calibration: str | Path | None = None,
+                   calibration_read: dict[str, Any] | None = None) -> MMPredictor:
     """Build the config's model, load ``checkpoint`` (an mmengine ``.pth`` from ``sargeo mm
     train``) and wrap it for tiled inference. ``precision``: one of
     :data:`sargeo.precision.PRECISIONS`, or with ``runtime="openvino"`` (the backbone compiled
     by OpenVINO, :mod:`sargeo.inference.runtimes`) also ``int8``, calibrated on tiles of the
-    scene ``calibration``; ``proposals``: :func:`set_proposals`, default the config's."""
+    scene ``calibration`` (read with ``calibration_read``: ``predict_scene``'s ``bands``,
+    ``units``, ``nodata``); ``proposals``: :func:`set_proposals`, default the config's."""
     from sargeo.inference.runtimes import check_calibration, check_runtime
 
     check_runtime(runtime, precision)
@@ -231,19 +233,21 @@ def load_predictor(config: str | Path, checkpoint: str | Path | None,
                             tile_size=tile, normalize=norm, device=device, precision=precision,
                             polarisations=pols, runtime=runtime)
     if runtime == "openvino":
-        _compile_backbone(predictor, calibration)
+        _compile_backbone(predictor, calibration, calibration_read or {})
     stats = [(str(Path(p).resolve()), Path(p).stat().st_size, Path(p).stat().st_mtime_ns)
              for p in (config, checkpoint) if p is not None]
     predictor.fingerprint = repr(stats)
     return predictor
 
 
-def _compile_backbone(predictor: MMPredictor, calibration: str | Path | None) -> None:
+def _compile_backbone(predictor: MMPredictor, calibration: str | Path | None,
+                      read: dict[str, Any]) -> None:
     """Replace ``predictor``'s backbone by OpenVINO's compilation of it in its precision
-    (int8: calibrated on tiles of ``calibration``); record what OpenVINO reports."""
+    (int8: calibrated on tiles of ``calibration``, read with ``read``); record what OpenVINO
+    reports."""
     from sargeo.inference.runtimes import calibration_tiles, compile_backbone
 
-    tiles = calibration_tiles(predictor, calibration) if calibration is not None else []
+    tiles = [] if calibration is None else calibration_tiles(predictor, calibration, **read)
     size = predictor.tile_size
     example = predictor.network_inputs(torch.zeros(1, predictor.in_channels, size, size))
     predictor.model.backbone, got = compile_backbone(

@@ -110,13 +110,19 @@ def openvino_int8_model(onnx_path: Path, calibration: Sequence[np.ndarray]) -> A
                          subset_size=len(calibration))
 
 
-def runtime_backbone(runner: Runner) -> Any:
+def runtime_backbone(runner: Runner, tile_shape: tuple[int, ...] | None = None) -> Any:
     """A ``torch.nn.Module`` whose forward runs ``runner`` (a compiled backbone) and returns
-    its feature maps as the tuple of float32 tensors an OpenMMLab backbone returns."""
+    its feature maps as the tuple of float32 tensors an OpenMMLab backbone returns;
+    ``tile_shape``: the (C, H, W) it was compiled for, any other input a named ValueError."""
     import torch
 
     class RuntimeBackbone(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            if tile_shape is not None and tuple(x.shape[1:]) != tuple(tile_shape):
+                raise ValueError(f"the compiled backbone takes tiles of {tuple(tile_shape)} "
+                                 f"(channels, height, width), got {tuple(x.shape[1:])}: run "
+                                 "with the model's own tile size (no --tile), or with "
+                                 "runtime='torch'")
             outs = runner(np.ascontiguousarray(x.detach().float().cpu().numpy()))
             return tuple(torch.from_numpy(np.asarray(o, dtype=np.float32)) for o in outs)
 
@@ -137,21 +143,22 @@ def compile_backbone(backbone: Any, example: np.ndarray, *, precision: str, thre
         model = (openvino_int8_model(onnx_path, calibration) if precision == "int8"
                  else str(onnx_path))
         runner, got = openvino_runner(model, threads, OPENVINO_HINTS[precision])
-    return runtime_backbone(runner), got
+    return runtime_backbone(runner, example.shape[1:]), got
 
 
 def calibration_tiles(predictor: Any, scene: str | Path, n: int = CALIBRATION_TILES,
-                      seed: int = 0) -> list[np.ndarray]:
+                      seed: int = 0, **read: Any) -> list[np.ndarray]:
     """``n`` network inputs (C, H, W) drawn evenly (a seeded reservoir sample) from the windows
     of ``scene`` that hold data, as ``predictor`` would feed them to its backbone: the scene
-    read and converted to the predictor's units by the inference engine, then normalised by the
+    read and converted to the predictor's units by the inference engine (``read``: its
+    ``bands``, ``units``, ``nodata``, as for the scenes to be run), then normalised by the
     predictor's :meth:`network_inputs`. The model itself does not run."""
     from sargeo.inference.engine import predict_scene
 
     recorder = _CalibrationRecorder(predictor, n, seed)
     with tempfile.TemporaryDirectory(prefix="sargeo_calibration_") as out:
         result = predict_scene(scene, recorder, Path(out) / "calibration", overlap=0,
-                               progress=False)
+                               progress=False, **read)
     if result.status != "done":
         raise ValueError(f"{scene}: cannot read calibration tiles: {result.error}")
     if not recorder.tiles:

@@ -163,3 +163,43 @@ def test_cli_passes_the_runtime_and_refuses_it_for_the_baselines(model, scenes, 
                               "--out", str(tmp_path / "b")])
     assert run_infer(args) == 2
     assert "--runtime applies to --config" in capsys.readouterr().err
+
+
+def test_int8_calibration_reads_the_scene_as_the_run_does(model, scenes, tmp_path, capsys):
+    """A dB scene with a third band and no units tag: the calibration scene takes --bands and
+    --units like the scenes run (without them it is refused by name, nothing written)."""
+    import rasterio
+
+    from sargeo.inference.cli import add_infer_arguments, run_infer
+
+    three = tmp_path / "three_db.tif"
+    with rasterio.open(scenes[1]) as src:
+        data = src.read()
+        profile = {k: v for k, v in src.profile.items() if k != "nodata"}
+    db = 10 * np.log10(np.maximum(data, 1e-6))
+    with rasterio.open(three, "w", **(profile | {"count": 3})) as dst:
+        dst.write(np.concatenate([db, db[:1]]).astype("float32"))
+    config, checkpoint = model
+    parser = argparse.ArgumentParser()
+    add_infer_arguments(parser)
+    common = [str(three), "--config", str(config), "--checkpoint", str(checkpoint),
+              "--runtime", "openvino", "--precision", "int8", "--calibrate", str(three),
+              "--quiet"]
+    assert run_infer(parser.parse_args([*common, "--out", str(tmp_path / "bad")])) == 2
+    assert f"{three}: 3 band(s) [1, 2, 3] would be read but the predictor expects 2" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    args = parser.parse_args([*common, "--bands", "1", "2", "--units", "sigma0-db", "--out",
+                              str(tmp_path / "ok")])
+    assert run_infer(args) == 0
+    assert (tmp_path / "ok" / "three_db.gpkg").is_file()
+
+
+def test_the_compiled_backbone_names_a_tile_it_was_not_compiled_for(model):
+    from sargeo.inference.mm_predictor import load_predictor
+
+    config, checkpoint = model
+    ov = load_predictor(config, checkpoint, runtime="openvino")
+    with pytest.raises(ValueError, match=rf"takes tiles of \(2, {TILE}, {TILE}\).*got "
+                       r"\(2, 64, 64\): run with the model's own tile size"):
+        ov.model.backbone(torch.zeros(1, 2, 64, 64))
